@@ -34,6 +34,9 @@ Choices worth knowing:
   credentials were not made for our challenge, so the client is challenged again, not counted as a failure).
 - Only ``qop=auth`` (or no qop) and the ``MD5``/``SHA-256`` algorithms are verified; ``-sess`` variants and
   ``auth-int`` give ``UNSUPPORTED``. ``body`` is accepted for a future ``auth-int`` and unused today.
+- Client interop (checked on loopback): pjsua2 2.15 answers the SHA-256 challenge; SIPp 3.6.1 reads only the
+  first challenge and knows only MD5, so it fails with the default order: pass
+  ``challenge_headers(..., algorithms=("MD5", "SHA-256"))`` (or ``("MD5",)``) for such clients.
 - Strings are encoded ``utf-8``/``surrogateescape``, matching how ``sipserver.message`` decodes the wire, so a
   non-UTF-8 byte in a username or URI hashes as the byte the client hashed.
 
