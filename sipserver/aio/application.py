@@ -1,0 +1,197 @@
+"""The application above the stack: what the server does with each request (the transaction user).
+
+Dispatches stack events: REGISTER to the registrar (after digest authentication, answering only once the
+bindings are on disk), OPTIONS answered with our capabilities, everything else authenticated and handed to the
+part of the server that owns that method. It reloads the subscriber directory when the store says provisioning
+changed, before the request that notices it is handled, so a `provision apply` is seen by the next request.
+The decisions live in pure modules (inspection, auth, registrar); this shell only sequences them with I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import structlog
+
+from provisioning.model import Directory
+from provisioning.store import SubscriberStore
+from sipserver.aio.batching import BindingWriter
+from sipserver.b2bua.auth import Authenticated, Challenge, FromTrunk, authenticate
+from sipserver.b2bua.inspection import accept_header, allow_header, inspect_request, supported_header
+from sipserver.b2bua.location import BindingChange, LocationService
+from sipserver.b2bua.registrar import RegisterOutcome, RegistrarPolicy, handle_register
+from sipserver.digest import DigestAuthenticator
+from sipserver.errors import RemoteProtocolError
+from sipserver.events import RequestReceived, StackEvent
+from sipserver.stack import SipStack
+from sipserver.transaction import ServerTransaction
+
+log = structlog.get_logger("callconnect.app")
+security_log = structlog.get_logger("callconnect.security")
+
+
+class Application:
+    def __init__(
+        self,
+        *,
+        stack: SipStack,
+        subscribers: SubscriberStore,
+        directory: Directory,
+        location: LocationService,
+        binding_writer: BindingWriter,
+        authenticator: DigestAuthenticator,
+        flush: Callable[[], None],
+        now: Callable[[], float],
+        registrar_policy: RegistrarPolicy | None = None,
+        digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.stack = stack
+        self.subscribers = subscribers
+        self.directory = directory
+        self.location = location
+        self.binding_writer = binding_writer
+        self.authenticator = authenticator
+        self.registrar_policy = registrar_policy or RegistrarPolicy()
+        self.digest_algorithms = digest_algorithms
+        self._flush = flush
+        self._now = now
+        self._wall_clock = wall_clock
+        self._waiting_for_reload: list[RequestReceived] = []
+        self._reload_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    # -- event intake -------------------------------------------------------------------------------------
+    def handle(self, event: StackEvent, now: float) -> None:
+        if isinstance(event, RequestReceived):
+            if self._reload_task is not None or self.subscribers.has_changed():
+                self._waiting_for_reload.append(event)
+                self._start_reload()
+                return
+            self._on_request(event, now)
+        # Dialog events (ACK, CANCEL, responses, timeouts) belong to calls: see the call-control issue.
+
+    def _start_reload(self) -> None:
+        if self._reload_task is None:
+            self._reload_task = asyncio.get_running_loop().create_task(self._reload())
+
+    async def _reload(self) -> None:
+        try:
+            while True:
+                self.directory = await self.subscribers.load_directory()
+                log.info("directory_reloaded", revision=self.directory.revision)
+                if not self.subscribers.has_changed():
+                    break
+        except Exception:
+            log.exception("directory_reload_failed")  # keep serving with the previous snapshot
+        finally:
+            self._reload_task = None
+        waiting, self._waiting_for_reload = self._waiting_for_reload, []
+        now = self._now()
+        for event in waiting:
+            self._on_request(event, now)
+        self._flush()
+
+    # -- requests -----------------------------------------------------------------------------------------
+    def _on_request(self, event: RequestReceived, now: float) -> None:
+        request, txn = event.request, event.transaction
+        try:
+            rejection = inspect_request(request)
+            if rejection is not None:
+                self.stack.reply(txn, rejection.status, now, rejection.reason, rejection.headers)
+                return
+            method = request.method
+            if method == "OPTIONS":
+                self._on_options(txn, now)
+            elif method == "REGISTER":
+                self._on_register(event, now)
+            else:
+                self._on_other(event, now)
+        except RemoteProtocolError as exc:
+            self.stack.reply(txn, exc.status_hint or 400, now, None, exc.extra_headers)
+
+    def _on_options(self, txn: ServerTransaction, now: float) -> None:
+        """RFC 3261 §11.2: what we support, with no session description."""
+        self.stack.reply(txn, 200, now, headers=(allow_header(), accept_header(), supported_header(),
+                                                   ("Accept-Language", "fr, nl, en")))
+
+    def _challenge(self, event: RequestReceived, challenge: Challenge, now: float) -> None:
+        if challenge.failure is not None:
+            security_log.warning(
+                "auth_failed", peer=str(event.source), method=event.request.method,
+                reason=challenge.failure, user_agent=event.request.headers.get("User-Agent"),
+            )
+        self.stack.reply(event.transaction, challenge.status, now, headers=challenge.headers)
+
+    def _on_register(self, event: RequestReceived, now: float) -> None:
+        request, txn = event.request, event.transaction
+        outcome = authenticate(request, event.source, self.directory, self.authenticator, now,
+                               self.digest_algorithms)
+        if isinstance(outcome, Challenge):
+            self._challenge(event, outcome, now)
+            return
+        if not isinstance(outcome, Authenticated):
+            self.stack.reply(txn, 403, now, "Trunks do not register here")
+            return
+        to_uri = request.to.uri
+        assert to_uri is not None  # inspection guarantees a SIP AOR
+        target = self.directory.resolve_user(to_uri.unescaped_user or "", outcome.group)
+        if target is None or target.user_id != outcome.user.user_id:
+            # RFC 3261 §10.3 step 5: the authenticated user may not modify this AOR's bindings.
+            security_log.warning("register_forbidden", peer=str(event.source), user=outcome.user.user_id,
+                                 aor=str(to_uri))
+            self.stack.reply(txn, 403, now, "Forbidden (not your address-of-record)")
+            return
+        aor = f"sip:{target.user_id}@{outcome.group.domain}"
+        wall_now = self._wall_clock()
+        result = handle_register(
+            request, aor=aor, source=event.source, location=self.location,
+            policy=self.registrar_policy, wall_now=wall_now,
+        )
+        if not result.changes:
+            self._send_register_answer(txn, result, now)
+            return
+        self.location.apply(result.changes)
+        written = self.binding_writer.submit(result.changes)
+        written.add_done_callback(lambda f: self._after_write(f, txn, result))
+
+    def _after_write(self, written: asyncio.Future[None], txn: ServerTransaction, result: RegisterOutcome) -> None:
+        now = self._now()
+        if written.exception() is not None:
+            self.stack.reply(txn, 500, now, "Could Not Store Binding", (("Retry-After", "5"),))
+        else:
+            self._send_register_answer(txn, result, now)
+        self._flush()
+
+    def _send_register_answer(self, txn: ServerTransaction, result: RegisterOutcome, now: float) -> None:
+        headers = list(result.headers)
+        if result.status == 200:
+            headers.append(("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())))
+        self.stack.reply(txn, result.status, now, result.reason, headers)
+
+    def _on_other(self, event: RequestReceived, now: float) -> None:
+        request, txn = event.request, event.transaction
+        outcome = authenticate(request, event.source, self.directory, self.authenticator, now,
+                               self.digest_algorithms)
+        if isinstance(outcome, Challenge):
+            self._challenge(event, outcome, now)
+            return
+        if request.method == "SUBSCRIBE":
+            # No event package is served yet (BLF/MWI come with their own issue): RFC 6665 §4.2.1.
+            self.stack.reply(txn, 489, now, "Bad Event")
+            return
+        who = outcome.user.user_id if isinstance(outcome, Authenticated) else (
+            outcome.trunk.id if isinstance(outcome, FromTrunk) else "?")
+        log.info("request_not_routable_yet", method=request.method, caller=who)
+        self.stack.reply(txn, 480, now, "Temporarily Unavailable")
+
+    # -- housekeeping -------------------------------------------------------------------------------------
+    def expire_bindings(self) -> list[BindingChange]:
+        """Drop expired bindings from memory and disk (called periodically by the composition root)."""
+        changes = self.location.expired(self._wall_clock())
+        if changes:
+            self.location.apply(changes)
+            self.binding_writer.submit(changes)
+        return changes

@@ -1,0 +1,90 @@
+"""The asyncio shell around the sans-IO stack: sockets in, one timer, bytes out.
+
+Every received message and every timer tick is handed to the stack with `loop.time()` as `now`; the events it
+returns go to the application's `handle(event, now)`; whatever the stack queued is then written to the sockets,
+and one `call_at` is (re)armed for the stack's next deadline (the aioquic shape). Nothing here awaits on the hot
+path. This module knows nothing of registrations, users or calls: that is the application's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+import structlog
+
+from sipserver.address import Endpoint
+from sipserver.aio.transports import ListenAddress, TransportSet
+from sipserver.events import StackEvent
+from sipserver.stack import SipStack
+
+log = structlog.get_logger("callconnect.sip")
+
+
+class Application(Protocol):
+    def handle(self, event: StackEvent, now: float) -> None: ...
+
+
+class SipServer:
+    def __init__(self, stack: SipStack) -> None:
+        self.stack = stack
+        self.transports = TransportSet(self._on_message)
+        self.application: Application | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+
+    async def listen(self, address: ListenAddress) -> ListenAddress:
+        self._loop = asyncio.get_running_loop()
+        bound = await self.transports.listen(address)
+        log.info("sip_listening", address=str(bound), transports="udp,tcp")
+        return bound
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None, "listen() first"
+        return self._loop
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    def _on_message(self, data: bytes, source: Endpoint) -> None:
+        now = self.loop.time()
+        events = self.stack.receive(data, source, now)
+        if events and self.application is not None:
+            for event in events:
+                self.application.handle(event, now)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what the stack queued and re-arm the timer for its next deadline."""
+        for data, destination in self.stack.pop_outgoing():
+            self.transports.send(data, destination)
+        deadline = self.stack.next_deadline()
+        if deadline is None:
+            return
+        if self._timer_at is not None and self._timer_at <= deadline:
+            return  # the armed timer fires first and re-arms after itself
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        now = self.loop.time()
+        try:
+            events = self.stack.on_timer(now)
+            if self.application is not None:
+                for event in events:
+                    self.application.handle(event, now)
+        except Exception:
+            log.exception("timer_handling_failed")
+        self.flush()
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.flush()
+        await self.transports.close()

@@ -1,0 +1,642 @@
+"""The two-leg call of a back-to-back user agent (RFC 3261 §12-§15, §9; RFC 3326 Reason; RFC 6026).
+
+A `Call` owns one A leg (the INVITE we answer) and any number of B legs (the INVITEs we send), grouped in ring
+*stages*: every leg of a stage rings at once (forking), a stage ends when one leg answers, when every leg has
+failed or when its time is up, and then the next stage starts or the call fails with the best response. That is
+the shape the feature engine needs: forward = a new stage, sequential ring = several stages, voicemail = a last
+stage. The first 2xx wins; the other legs get CANCEL with `Reason: SIP;cause=200;text="Call completed
+elsewhere"`, and a 2xx arriving after another leg won is ACKed and BYEd.
+
+Pure: inputs are messages, transactions and `now`; outputs are `Action`s for the shell (send a request, answer a
+transaction, publish a leg state, end the call). It knows nothing of sockets, users, features or storage: who to
+ring, and how each party is presented, comes in as `Target`s built by routing and identity code.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sipserver.address import Endpoint
+from sipserver.dialog import Dialog, uac_dialog, uas_dialog
+from sipserver.ids import new_call_id, new_tag
+from sipserver.message import Headers, SipRequest, SipResponse, build_response
+from sipserver.transaction import ClientTransaction, ServerTransaction, build_cancel, new_branch
+
+CALL_COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
+
+# Headers relayed end to end on requests and responses; everything else is per leg.
+_RELAYED_REQUEST_HEADERS = ("Content-Type", "Content-Disposition", "Content-Encoding", "Content-Language",
+                            "Allow", "Supported", "Accept", "Session-Expires", "Min-SE", "Event",
+                            "Info-Package", "Recv-Info", "Alert-Info", "Call-Info", "Subject", "Priority",
+                            "Reason")
+_RELAYED_RESPONSE_HEADERS = ("Content-Type", "Content-Disposition", "Content-Encoding", "Content-Language",
+                             "Allow", "Supported", "Accept", "Unsupported", "Retry-After", "Warning", "Reason",
+                             "Min-SE", "Session-Expires")
+
+
+class CallState(enum.Enum):
+    ROUTING = "routing"      # A leg received, no B leg yet
+    RINGING = "ringing"      # B legs out, no answer yet
+    ANSWERED = "answered"    # 200 sent to A, its ACK not yet seen
+    CONFIRMED = "confirmed"  # both legs established
+    ENDED = "ended"
+
+
+class LegState(enum.Enum):
+    CALLING = "calling"        # INVITE sent, nothing back
+    EARLY = "early"            # provisional response received
+    ANSWERED = "answered"      # 2xx received: this leg won
+    CANCELLING = "cancelling"  # CANCEL sent (or owed, until a provisional arrives)
+    FAILED = "failed"          # final non-2xx, timeout, or cancelled
+    ENDED = "ended"            # BYE sent or received after answer
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """How one side is shown to the other: the From/To/PAI values rendered by identity code."""
+
+    from_uri: str          # e.g. '"Jean Dupont" <sip:022211201@callconnect.local>'
+    asserted: str | None = None   # P-Asserted-Identity value, or None to send none
+    privacy: str | None = None    # Privacy header value ("id"), or None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One leg to ring: Request-URI, where to send it, what the callee sees."""
+
+    request_uri: str
+    destination: Endpoint
+    to_uri: str
+    user_id: str | None = None       # the user this leg rings (None for a trunk leg)
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    targets: tuple[Target, ...]
+    ring_seconds: float | None = None  # None: until the call's overall limit
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAddress:
+    """What we put in Via and Contact for a transport: e.g. host "127.0.0.1", port 5060."""
+
+    host: str
+    port: int
+
+    def via(self, transport: str) -> str:
+        return f"SIP/2.0/{transport.upper()} {self._hostport()};branch={new_branch()};rport"
+
+    def contact(self, transport: str, user: str = "b2bua") -> str:
+        param = "" if transport == "udp" else f";transport={transport}"
+        return f"<sip:{user}@{self._hostport()}{param}>"
+
+    def _hostport(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+# -- actions for the shell ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Respond:
+    txn: ServerTransaction
+    response: SipResponse
+    retransmit_until_ack: bool = False  # a 2xx to an INVITE (§13.3.1.4)
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """Send in a new client transaction whose `user_data` the shell sets to `context`, so that the responses
+    and the timeout of that transaction come back to `Call.on_response` / `Call.on_timeout` with it."""
+
+    request: SipRequest
+    destination: Endpoint
+    context: TxnContext
+
+
+@dataclass(frozen=True, slots=True)
+class SendAck:
+    """An ACK for a 2xx: no transaction of its own (§17.1.1.3)."""
+
+    request: SipRequest
+    destination: Endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class LegStateChanged:
+    """For BLF and the portal: a leg touching `user_id` moved to `state` (RFC 4235 states)."""
+
+    user_id: str
+    call_id: str
+    local_tag: str
+    remote_tag: str | None
+    direction: str  # "initiator" (the user called) / "recipient" (the user is called)
+    state: str      # "trying" | "early" | "confirmed" | "terminated"
+    peer: str       # who the user sees on the other side
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    call: Call
+
+
+Action = Respond | SendRequest | SendAck | LegStateChanged | CallEnded
+
+
+@dataclass(eq=False)
+class BLeg:
+    target: Target
+    invite: SipRequest
+    txn: ClientTransaction | None = None
+    state: LegState = LegState.CALLING
+    dialog: Dialog | None = None
+    final_status: int | None = None
+    cancel_reason: str | None = None
+    stage_index: int = 0
+
+    @property
+    def call_id(self) -> str:
+        return self.invite.call_id
+
+    @property
+    def local_tag(self) -> str:
+        return self.invite.from_.tag or ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TxnContext:
+    """What a client transaction of this call is for. `leg` is None for requests towards the A side;
+    `origin` is the server transaction whose request we relay (purpose "relay")."""
+
+    call: Call
+    leg: BLeg | None
+    purpose: str  # "invite", "cancel", "bye", "relay"
+    origin: ServerTransaction | None = None
+
+
+@dataclass(eq=False)
+class Call:
+    """One B2BUA call. Build with `Call.start(...)`; feed it events; execute the actions it returns."""
+
+    a_invite: SipRequest
+    a_txn: ServerTransaction
+    a_source: Endpoint
+    a_tag: str
+    local: LocalAddress
+    caller: Party                   # how the caller is shown to the callees
+    caller_user_id: str | None      # who placed the call (None: from a trunk)
+    overall_limit: float
+    started_at: float
+    state: CallState = CallState.ROUTING
+    stages: list[Stage] = field(default_factory=list)
+    stage_index: int = -1
+    stage_deadline: float | None = None
+    legs: list[BLeg] = field(default_factory=list)
+    winner: BLeg | None = None
+    a_dialog: Dialog | None = None
+    answered_by: Party | None = None  # how the answering party is shown to the caller (COLR)
+    ringing_since: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    end_reason: str = ""
+    final_status: int | None = None
+    b_acks: dict[int, tuple[BLeg, int]] = field(default_factory=dict)  # A's re-INVITE CSeq -> (leg, B CSeq)
+    pending_a_reinvites: dict[int, int] = field(default_factory=dict)  # B's INVITE CSeq -> A's INVITE CSeq
+    late_offer: bool = False
+    pending_b_2xx: SipResponse | None = None  # the winner's 2xx, ACKed when A's ACK brings the answer
+    stage_ring_seconds: float | None = None
+    on_leg_answered: Callable[[BLeg], Party | None] | None = None
+
+    # -- construction ------------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, *, a_invite: SipRequest, a_txn: ServerTransaction, a_source: Endpoint, local: LocalAddress,
+               caller: Party, caller_user_id: str | None, now: float, overall_limit: float = 180.0) -> Call:
+        return cls(a_invite=a_invite, a_txn=a_txn, a_source=a_source, a_tag=new_tag(), local=local,
+                   caller=caller, caller_user_id=caller_user_id, overall_limit=overall_limit, started_at=now,
+                   late_offer=not a_invite.body)
+
+    @property
+    def a_key(self) -> tuple[str, str]:
+        return (self.a_invite.call_id, self.a_tag)
+
+    # -- decisions from above ----------------------------------------------------------------------------
+    def reject(self, status: int, now: float, reason: str | None = None,
+               headers: Iterable[tuple[str, str]] = ()) -> list[Action]:
+        """Answer the A leg with a final failure and end (404, 480, 486, 403...)."""
+        actions: list[Action] = []
+        self._fail_a(status, now, actions, reason, tuple(headers))
+        return actions
+
+    def ring(self, stages: Iterable[Stage], now: float) -> list[Action]:
+        """Start ringing: the first stage's legs go out at once; later stages follow on no answer/failure."""
+        self.stages = list(stages)
+        actions: list[Action] = []
+        if self.caller_user_id is not None:
+            actions.append(self._a_state("trying"))
+        self._next_stage(now, actions)
+        return actions
+
+    # -- responses and timeouts of our client transactions -----------------------------------------------
+    def on_response(self, context: TxnContext, response: SipResponse, now: float) -> list[Action]:
+        actions: list[Action] = []
+        if context.purpose == "invite" and context.leg is not None:
+            self._on_b_invite_response(context.leg, response, now, actions)
+        elif context.purpose == "relay" and context.origin is not None:
+            self._relay_response(context, response, actions)
+        # Responses to our CANCEL and BYE need nothing: the INVITE's 487 / the call end already did the work.
+        return actions
+
+    def on_timeout(self, context: TxnContext, now: float) -> list[Action]:
+        """Timer B/F: an INVITE timeout counts as a 408 from that leg; a relayed request gets a 408 back."""
+        actions: list[Action] = []
+        leg = context.leg
+        if context.purpose == "invite" and leg is not None:
+            if leg.state in (LegState.CALLING, LegState.EARLY, LegState.CANCELLING):
+                self._leg_failed(leg, 408, now, actions)
+        elif context.purpose == "relay" and context.origin is not None:
+            actions.append(Respond(context.origin, build_response(context.origin.request, 408)))
+        return actions
+
+    def _on_b_invite_response(self, leg: BLeg, response: SipResponse, now: float, actions: list[Action]) -> None:
+        status = response.status
+        if status < 200:
+            if status == 100:
+                return
+            if leg.state is LegState.CALLING:
+                leg.state = LegState.EARLY
+                self._publish_b(leg, "early", actions, remote_tag=response.to.tag)
+            if leg.cancel_reason is not None:
+                return  # the stack releases our held CANCEL now
+            if self.state is CallState.RINGING and leg.state is LegState.EARLY:
+                if self.ringing_since is None:
+                    self.ringing_since = now
+                    self._arm_stage_timer(now)
+                actions.append(Respond(self.a_txn, self._a_response(status, response.reason, response)))
+            return
+        if status < 300:
+            self._on_b_answer(leg, response, now, actions)
+            return
+        if leg.state in (LegState.CALLING, LegState.EARLY, LegState.CANCELLING):
+            self._leg_failed(leg, status, now, actions, response)
+
+    def _on_b_answer(self, leg: BLeg, response: SipResponse, now: float, actions: list[Action]) -> None:
+        if leg.dialog is None:
+            leg.dialog = uac_dialog(leg.invite, response)
+            leg.dialog.early = False
+        if self.winner is not None and self.winner is not leg or self.state is CallState.ENDED \
+                or leg.cancel_reason is not None:
+            # A 2xx after another leg won, after CANCEL, or after the call ended: ACK it, then BYE it (§15).
+            actions.append(self._ack_b(leg, response))
+            if leg.state is not LegState.ENDED:
+                leg.state = LegState.ENDED
+                actions.append(self._bye_b(leg, CALL_COMPLETED_ELSEWHERE))
+                self._publish_b(leg, "terminated", actions)
+            return
+        if self.winner is leg:
+            actions.append(self._ack_b(leg, response))  # a retransmitted 2xx: ACK again (§13.2.2.4)
+            return
+        self.winner = leg
+        leg.state = LegState.ANSWERED
+        leg.final_status = response.status
+        self.answered_at = now
+        self.stage_deadline = None
+        if self.on_leg_answered is not None:
+            self.answered_by = self.on_leg_answered(leg)
+        for other in self.legs:
+            if other is not leg:
+                self._cancel_leg(other, CALL_COMPLETED_ELSEWHERE, actions)
+        if not self.late_offer:
+            actions.append(self._ack_b(leg, response))
+        else:
+            self.pending_b_2xx = response
+        a_200 = self._a_response(200, "OK", response)
+        self.a_dialog = uas_dialog(self.a_invite, self.a_tag, self.local.contact(self.a_source.transport))
+        self.a_dialog.early = False
+        self.state = CallState.ANSWERED
+        actions.append(Respond(self.a_txn, a_200, retransmit_until_ack=True))
+        self._publish_b(leg, "confirmed", actions)
+        if self.caller_user_id is not None:
+            actions.append(self._a_state("confirmed"))
+
+    def _leg_failed(self, leg: BLeg, status: int, now: float, actions: list[Action],
+                    response: SipResponse | None = None) -> None:
+        was_cancelled = leg.cancel_reason is not None
+        leg.state = LegState.FAILED
+        leg.final_status = status
+        self._publish_b(leg, "terminated", actions)
+        if was_cancelled or self.state is not CallState.RINGING:
+            return
+        if status >= 600:
+            # RFC 3261 §16.7 step 5: a 6xx ends the search: cancel every other leg, answer the caller.
+            for other in self.legs:
+                self._cancel_leg(other, None, actions)
+            self._fail_a(status, now, actions, response.reason if response else None)
+            return
+        if all(b.state is LegState.FAILED for b in self._stage_legs()):
+            self._next_stage(now, actions)
+
+    # -- inputs from the A side --------------------------------------------------------------------------
+    def on_a_cancel(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        if self.state in (CallState.ROUTING, CallState.RINGING):
+            for leg in self.legs:
+                self._cancel_leg(leg, None, actions)
+            self._fail_a(487, now, actions, end_reason="cancelled")
+        return actions
+
+    def on_a_ack(self, ack: SipRequest, now: float) -> list[Action]:
+        actions: list[Action] = []
+        number = ack.cseq.number
+        if self.state is CallState.ANSWERED and number == self.a_invite.cseq.number:
+            self.state = CallState.CONFIRMED
+            if self.late_offer and self.winner is not None and self.pending_b_2xx is not None:
+                actions.append(self._ack_b(self.winner, self.pending_b_2xx, body=ack.body,
+                                           content_type=ack.content_type))
+            return actions
+        relayed = self.b_acks.pop(number, None)
+        if relayed is not None:
+            leg, b_cseq = relayed
+            assert leg.dialog is not None
+            request = leg.dialog.new_request("ACK", via=self.local.via(leg.target.destination.transport),
+                                             body=ack.body, content_type=ack.content_type, cseq=b_cseq)
+            actions.append(SendAck(request, self._b_destination(leg)))
+        return actions
+
+    def on_b_ack(self, leg: BLeg, ack: SipRequest, now: float) -> list[Action]:
+        """ACK from the B side for a 2xx we relayed to its re-INVITE: pass it to A."""
+        actions: list[Action] = []
+        a_cseq = self.pending_a_reinvites.pop(ack.cseq.number, None)
+        if a_cseq is not None and self.a_dialog is not None:
+            request = self.a_dialog.new_request("ACK", via=self.local.via(self.a_source.transport),
+                                                body=ack.body, content_type=ack.content_type, cseq=a_cseq)
+            actions.append(SendAck(request, self._a_destination()))
+        return actions
+
+    def on_a_request(self, request: SipRequest, txn: ServerTransaction, now: float) -> list[Action]:
+        """An in-dialog request from the caller's side (BYE, re-INVITE, UPDATE, INFO, OPTIONS, PRACK...)."""
+        actions: list[Action] = []
+        dialog = self.a_dialog
+        if dialog is None and request.method == "UPDATE" and self.state is CallState.RINGING:
+            # An UPDATE in the early dialog: we have no early B dialog to carry it; RFC 3311 allows 491/500.
+            actions.append(Respond(txn, build_response(request, 500, to_tag=self.a_tag,
+                                                       headers=(("Retry-After", "1"),))))
+            return actions
+        if dialog is None or not dialog.accept_remote_cseq(request):
+            actions.append(Respond(txn, build_response(request, 500 if dialog else 481, to_tag=self.a_tag)))
+            return actions
+        if request.method == "BYE":
+            actions.append(Respond(txn, build_response(request, 200)))
+            self._end(now, actions, "caller hung up", bye_a=False)
+            return actions
+        if request.method == "INVITE":
+            dialog.refresh_target(request)
+        leg = self.winner
+        if leg is None or leg.dialog is None or leg.state is not LegState.ANSWERED:
+            actions.append(Respond(txn, build_response(request, 481)))
+            return actions
+        relay = leg.dialog.new_request(
+            request.method, via=self.local.via(leg.target.destination.transport), body=request.body,
+            content_type=request.content_type, extra=_copy(request.headers, _RELAYED_REQUEST_HEADERS),
+        )
+        if request.method == "INVITE":
+            self.b_acks[request.cseq.number] = (leg, relay.cseq.number)
+        actions.append(SendRequest(relay, self._b_destination(leg), TxnContext(self, leg, "relay", txn)))
+        return actions
+
+    def on_b_request(self, leg: BLeg, request: SipRequest, txn: ServerTransaction, now: float) -> list[Action]:
+        """An in-dialog request from a callee's side."""
+        actions: list[Action] = []
+        dialog = leg.dialog
+        if dialog is None or leg is not self.winner or self.a_dialog is None:
+            if request.method == "BYE" and dialog is not None:
+                actions.append(Respond(txn, build_response(request, 200)))
+                leg.state = LegState.ENDED
+                return actions
+            actions.append(Respond(txn, build_response(request, 481)))
+            return actions
+        if not dialog.accept_remote_cseq(request):
+            actions.append(Respond(txn, build_response(request, 500)))
+            return actions
+        if request.method == "BYE":
+            actions.append(Respond(txn, build_response(request, 200)))
+            leg.state = LegState.ENDED
+            self._end(now, actions, "callee hung up", bye_a=True)
+            return actions
+        if request.method == "INVITE":
+            dialog.refresh_target(request)
+        relay = self.a_dialog.new_request(
+            request.method, via=self.local.via(self.a_source.transport), body=request.body,
+            content_type=request.content_type, extra=_copy(request.headers, _RELAYED_REQUEST_HEADERS),
+        )
+        if request.method == "INVITE":
+            self.pending_a_reinvites[request.cseq.number] = relay.cseq.number
+        actions.append(SendRequest(relay, self._a_destination(), TxnContext(self, None, "relay", txn)))
+        return actions
+
+    def _relay_response(self, context: TxnContext, response: SipResponse, actions: list[Action]) -> None:
+        """Pass the answer to a relayed in-dialog request back to where the request came from."""
+        origin = context.origin
+        assert origin is not None
+        if response.status == 100:
+            return
+        towards_a = context.leg is None  # the request went to A, so the answer goes back to the B side
+        out = build_response(origin.request, response.status, response.reason,
+                             headers=_copy(response.headers, _RELAYED_RESPONSE_HEADERS), body=response.body)
+        if origin.request.method == "INVITE" and 200 <= response.status < 300:
+            winner = self.winner
+            transport = winner.target.destination.transport if towards_a and winner else self.a_source.transport
+            out.headers.add("Contact", self.local.contact(transport))
+            actions.append(Respond(origin, out, retransmit_until_ack=True))
+        else:
+            actions.append(Respond(origin, out))
+
+    # -- time --------------------------------------------------------------------------------------------
+    def next_deadline(self) -> float | None:
+        if self.state is not CallState.RINGING:
+            return None
+        overall = self.started_at + self.overall_limit
+        return overall if self.stage_deadline is None else min(overall, self.stage_deadline)
+
+    def on_timer(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        if self.state is not CallState.RINGING:
+            return actions
+        if now >= self.started_at + self.overall_limit:
+            for leg in self.legs:
+                self._cancel_leg(leg, None, actions)
+            self._fail_a(408, now, actions, "Request Timeout", end_reason="no answer")
+        elif self.stage_deadline is not None and now >= self.stage_deadline:
+            for leg in self._stage_legs():
+                self._cancel_leg(leg, None, actions)
+            self._next_stage(now, actions)
+        return actions
+
+    def on_a_ack_timeout(self, now: float) -> list[Action]:
+        """Our 2xx to A was never ACKed (§13.3.1.4): end both sides."""
+        actions: list[Action] = []
+        if self.state is CallState.ANSWERED:
+            self._end(now, actions, "no ACK from caller", bye_a=True)
+        return actions
+
+    # -- internals ---------------------------------------------------------------------------------------
+    def _stage_legs(self) -> list[BLeg]:
+        return [leg for leg in self.legs if leg.stage_index == self.stage_index]
+
+    def _next_stage(self, now: float, actions: list[Action]) -> None:
+        self.stage_index += 1
+        if self.stage_index >= len(self.stages):
+            self._fail_a(self._best_failure(), now, actions, end_reason="no answer")
+            return
+        stage = self.stages[self.stage_index]
+        if not stage.targets:
+            self._next_stage(now, actions)
+            return
+        self.state = CallState.RINGING
+        self.stage_ring_seconds = stage.ring_seconds
+        self.stage_deadline = None
+        if self.ringing_since is not None:
+            self._arm_stage_timer(now)
+        for target in stage.targets:
+            leg = BLeg(target=target, invite=self._b_invite(target), stage_index=self.stage_index)
+            self.legs.append(leg)
+            actions.append(SendRequest(leg.invite, target.destination, TxnContext(self, leg, "invite")))
+            self._publish_b(leg, "trying", actions)
+
+    def _arm_stage_timer(self, now: float) -> None:
+        seconds = self.stage_ring_seconds
+        self.stage_deadline = None if seconds is None else now + seconds
+
+    def _best_failure(self) -> int:
+        """RFC 3261 §16.7 step 6, simplified: busy if anyone was busy, else the lowest 4xx, else 480."""
+        statuses = [leg.final_status for leg in self.legs if leg.final_status is not None]
+        if 486 in statuses or 600 in statuses:
+            return 486
+        client = sorted(s for s in statuses if 400 <= s < 500 and s not in (408, 487))
+        if client:
+            return client[0]
+        if 408 in statuses or not statuses:
+            return 480
+        return sorted(statuses)[0] if statuses else 480
+
+    def _b_invite(self, target: Target) -> SipRequest:
+        a = self.a_invite
+        transport = target.destination.transport
+        headers = Headers()
+        headers.add("Via", self.local.via(transport))
+        max_forwards = a.max_forwards
+        headers.add("Max-Forwards", str(69 if max_forwards is None else max(0, max_forwards - 1)))
+        headers.add("From", f"{self.caller.from_uri};tag={new_tag()}")
+        headers.add("To", target.to_uri)
+        headers.add("Call-ID", new_call_id(self.local.host))
+        headers.add("CSeq", "1 INVITE")
+        headers.add("Contact", self.local.contact(transport))
+        if self.caller.asserted is not None:
+            headers.add("P-Asserted-Identity", self.caller.asserted)
+        if self.caller.privacy is not None:
+            headers.add("Privacy", self.caller.privacy)
+        for name, value in _copy(a.headers, _RELAYED_REQUEST_HEADERS):
+            if name.lower() != "reason":
+                headers.add(name, value)
+        for name, value in target.extra_headers:
+            headers.add(name, value)
+        headers.add("Content-Length", str(len(a.body)))
+        return SipRequest("INVITE", target.request_uri, headers, a.body)
+
+    def _a_response(self, status: int, reason: str, from_b: SipResponse | None) -> SipResponse:
+        headers: list[tuple[str, str]] = []
+        if from_b is not None:
+            headers.extend(_copy(from_b.headers, _RELAYED_RESPONSE_HEADERS))
+        if status < 300:
+            headers.append(("Contact", self.local.contact(self.a_source.transport)))
+            if self.answered_by is not None and self.answered_by.asserted is not None:
+                headers.append(("P-Asserted-Identity", self.answered_by.asserted))
+        body = from_b.body if from_b is not None else b""
+        return build_response(self.a_invite, status, reason, to_tag=self.a_tag, headers=headers, body=body)
+
+    def _ack_b(self, leg: BLeg, response: SipResponse, body: bytes = b"", content_type: str | None = None
+               ) -> SendAck:
+        dialog = leg.dialog or uac_dialog(leg.invite, response)
+        request = dialog.new_request("ACK", via=self.local.via(leg.target.destination.transport), body=body,
+                                     content_type=content_type, cseq=leg.invite.cseq.number)
+        return SendAck(request, self._b_destination(leg))
+
+    def _bye_b(self, leg: BLeg, reason: str | None = None) -> SendRequest:
+        assert leg.dialog is not None
+        extra = (("Reason", reason),) if reason else ()
+        request = leg.dialog.new_request("BYE", via=self.local.via(leg.target.destination.transport),
+                                         extra=extra)
+        return SendRequest(request, self._b_destination(leg), TxnContext(self, leg, "bye"))
+
+    def _cancel_leg(self, leg: BLeg, reason: str | None, actions: list[Action]) -> None:
+        if leg.state is LegState.ANSWERED and leg is not self.winner:
+            return
+        if leg.state not in (LegState.CALLING, LegState.EARLY):
+            return
+        leg.state = LegState.CANCELLING
+        leg.cancel_reason = reason or ""
+        cancel = build_cancel(leg.invite, headers=(("Reason", reason),) if reason else ())
+        actions.append(SendRequest(cancel, leg.target.destination, TxnContext(self, leg, "cancel")))
+
+    def _b_destination(self, leg: BLeg) -> Endpoint:
+        return leg.target.destination
+
+    def _a_destination(self) -> Endpoint:
+        return self.a_source
+
+    def _fail_a(self, status: int, now: float, actions: list[Action], reason: str | None = None,
+                headers: tuple[tuple[str, str], ...] = (), end_reason: str = "") -> None:
+        if self.state is CallState.ENDED:
+            return
+        actions.append(Respond(self.a_txn, build_response(self.a_invite, status, reason, to_tag=self.a_tag,
+                                                          headers=headers)))
+        self.final_status = status
+        self._finish(now, actions, end_reason or f"failed {status}")
+
+    def _end(self, now: float, actions: list[Action], why: str, *, bye_a: bool) -> None:
+        if self.state is CallState.ENDED:
+            return
+        if bye_a and self.a_dialog is not None:
+            bye = self.a_dialog.new_request("BYE", via=self.local.via(self.a_source.transport))
+            actions.append(SendRequest(bye, self._a_destination(), TxnContext(self, None, "bye")))
+        winner = self.winner
+        if winner is not None and winner.state is LegState.ANSWERED:
+            winner.state = LegState.ENDED
+            actions.append(self._bye_b(winner))
+        for leg in self.legs:
+            self._cancel_leg(leg, None, actions)
+        self._finish(now, actions, why)
+
+    def _finish(self, now: float, actions: list[Action], why: str) -> None:
+        self.state = CallState.ENDED
+        self.ended_at = now
+        self.end_reason = why
+        self.stage_deadline = None
+        if self.caller_user_id is not None:
+            actions.append(self._a_state("terminated"))
+        for leg in self.legs:
+            if leg.state in (LegState.ANSWERED, LegState.ENDED) and leg is self.winner:
+                self._publish_b(leg, "terminated", actions)
+        actions.append(CallEnded(self))
+
+    def _a_state(self, state: str) -> LegStateChanged:
+        assert self.caller_user_id is not None
+        peer = self.winner.target.to_uri if self.winner else self.a_invite.to.__str__()
+        return LegStateChanged(user_id=self.caller_user_id, call_id=self.a_invite.call_id,
+                               local_tag=self.a_invite.from_.tag or "", remote_tag=self.a_tag,
+                               direction="initiator", state=state, peer=peer)
+
+    def _publish_b(self, leg: BLeg, state: str, actions: list[Action], remote_tag: str | None = None) -> None:
+        if leg.target.user_id is None:
+            return
+        actions.append(LegStateChanged(
+            user_id=leg.target.user_id, call_id=leg.call_id, local_tag=leg.local_tag,
+            remote_tag=remote_tag or (leg.dialog.remote_tag if leg.dialog else None),
+            direction="recipient", state=state, peer=self.caller.from_uri,
+        ))
+
+
+def _copy(headers: Headers, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    wanted = set(names)
+    return tuple((name, value) for name, value in headers if name in wanted)

@@ -1,0 +1,99 @@
+"""Command line: `callconnect serve`, `callconnect provision apply FILE`, `callconnect provision export`.
+
+Parses arguments into a `ServerConfig` (or a provisioning action) and hands over to the composition root in
+`sipserver.app`. Argument errors exit with status 2 and a message naming the bad option; a provisioning file with
+errors exits 1 and lists every problem as `file:field: message`, having changed nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sipserver.aio.transports import ListenAddress, parse_listen_address
+from sipserver.config import DEFAULT_DATA_DIR, DEFAULT_DOMAIN, ServerConfig
+
+
+def _listen(default_port: int) -> type:
+    def parse(text: str) -> ListenAddress:
+        try:
+            return parse_listen_address(text, default_port)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse  # type: ignore[return-value]
+
+
+def _algorithms(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip().upper() for part in text.split(",") if part.strip())
+    unknown = [name for name in names if name not in ("MD5", "SHA-256")]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"expected MD5 and/or SHA-256, got {text!r}")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callconnect", description="SIP call-control server for business groups")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the SIP server (and its HTTP side)")
+    serve.add_argument("--sip-listen", action="append", type=_listen(5060), metavar="HOST:PORT",
+                       help="UDP+TCP address to listen on; repeatable; IPv6 as [::1]:5060 (default 127.0.0.1:5060)")
+    serve.add_argument("--http-listen", type=_listen(8080), metavar="HOST:PORT",
+                       help="HTTP address for health/status (default 127.0.0.1:8080)")
+    serve.add_argument("--no-http", action="store_true", help="do not open the HTTP listener")
+    serve.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help=f"default: {DEFAULT_DATA_DIR}")
+    serve.add_argument("--domain", default=DEFAULT_DOMAIN,
+                       help=f"SIP domain (digest realm) of the demo group (default {DEFAULT_DOMAIN})")
+    serve.add_argument("--demo", action="store_true", help="seed the demo group (idempotent) before serving")
+    serve.add_argument("--log-json", action="store_true", help="log one JSON object per line")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--no-uvloop", action="store_true", help="use the default asyncio loop")
+    serve.add_argument("--nonce-lifetime", type=float, default=300.0, metavar="SECONDS",
+                       help="how long a digest nonce stays fresh (default 300)")
+    serve.add_argument("--digest-algorithms", type=_algorithms, default=("MD5", "SHA-256"),
+                       metavar="ALG[,ALG]", help="challenges offered, in order (default MD5,SHA-256)")
+
+    prov = sub.add_parser("provision", help="apply or export a group description file (TOML)")
+    prov_sub = prov.add_subparsers(dest="action", required=True)
+    apply = prov_sub.add_parser("apply", help="validate FILE and make the group match it, all or nothing")
+    apply.add_argument("file", type=Path)
+    apply.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    apply.add_argument("--dry-run", action="store_true", help="validate and report, change nothing")
+    export = prov_sub.add_parser("export", help="write a group as a file that `apply` accepts")
+    export.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    export.add_argument("--group", help="group id (default: the only group)")
+    export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        from sipserver.app import run_server
+
+        config = ServerConfig(
+            sip_listen=tuple(args.sip_listen or [ListenAddress("127.0.0.1", 5060)]),
+            http_listen=None if args.no_http else (args.http_listen or ListenAddress("127.0.0.1", 8080)),
+            data_dir=args.data_dir,
+            domain=args.domain,
+            demo=args.demo,
+            log_json=args.log_json,
+            log_level=args.log_level,
+            use_uvloop=not args.no_uvloop,
+            nonce_lifetime=args.nonce_lifetime,
+            digest_algorithms=args.digest_algorithms,
+        )
+        return run_server(config)
+    from sipserver import provision_cli
+
+    if args.action == "apply":
+        return asyncio.run(provision_cli.apply_file(args.file, args.data_dir, dry_run=args.dry_run))
+    return asyncio.run(provision_cli.export_group(args.data_dir, args.group, args.output))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

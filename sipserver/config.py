@@ -1,0 +1,40 @@
+"""Server configuration: one immutable value built by the CLI (or a test) and passed to the composition root.
+
+No module reads configuration from anywhere else: there is no global config dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sipserver.aio.transports import ListenAddress
+from sipserver.b2bua.registrar import RegistrarPolicy
+from sipserver.timers import TimerConfig
+
+DEFAULT_DATA_DIR = Path("callconnect-data")
+DEFAULT_DOMAIN = "callconnect.local"
+DATABASE_FILE = "callconnect.sqlite3"
+NONCE_SECRET_FILE = "nonce.secret"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    sip_listen: tuple[ListenAddress, ...] = (ListenAddress("127.0.0.1", 5060),)
+    http_listen: ListenAddress | None = ListenAddress("127.0.0.1", 8080)
+    data_dir: Path = DEFAULT_DATA_DIR
+    domain: str = DEFAULT_DOMAIN
+    demo: bool = False
+    log_json: bool = False
+    log_level: str = "info"
+    use_uvloop: bool = True
+    timers: TimerConfig = field(default_factory=TimerConfig)
+    registrar: RegistrarPolicy = field(default_factory=RegistrarPolicy)
+    nonce_lifetime: float = 300.0
+    digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256")
+    binding_sweep_interval: float = 15.0
+    server_header: str = "callconnect/0.1"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / DATABASE_FILE
