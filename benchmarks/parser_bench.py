@@ -1,0 +1,106 @@
+"""Parser throughput: a typical 650-byte INVITE through `parse_message` plus the accessors routing needs.
+
+Run: `python benchmarks/parser_bench.py [--seconds N] [--profile]`. Prints parses per second on one core for
+three workloads: tokenizing only, tokenizing + routing accessors (the figure that matters: top Via branch,
+CSeq, Call-ID, From tag, To tag, Request-URI), and the same + `validate_request`.
+Target (docs/reference/performance.md): >= 100,000 parses/s with the accessors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sipserver.message import SipRequest
+from sipserver.parser import parse_message, validate_request
+
+INVITE = (
+    b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport\r\n"
+    b"Max-Forwards: 70\r\n"
+    b'To: "Bob" <sip:bob@biloxi.example.com>\r\n'
+    b'From: "Alice" <sip:alice@atlanta.example.com>;tag=1928301774\r\n'
+    b"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
+    b"CSeq: 314159 INVITE\r\n"
+    b"Contact: <sip:alice@pc33.atlanta.example.com:5060;transport=udp>\r\n"
+    b"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO, UPDATE\r\n"
+    b"Supported: replaces, timer\r\n"
+    b"User-Agent: Yealink SIP-T46U 108.86.0.20\r\n"
+    b"Content-Type: application/sdp\r\n"
+    b"Content-Length: 142\r\n"
+    b"\r\n"
+    b"v=0\r\n"
+    b"o=alice 2890844526 2890844526 IN IP4 pc33.atlanta.example.com\r\n"
+    b"s=-\r\n"
+    b"c=IN IP4 192.0.2.101\r\n"
+    b"t=0 0\r\n"
+    b"m=audio 49172 RTP/AVP 0 8 101\r\n"
+    b"a=sendrecv\r\n"
+)
+
+
+def _parse_only() -> None:
+    parse_message(INVITE)
+
+
+def _route() -> None:
+    msg = parse_message(INVITE)
+    assert isinstance(msg, SipRequest)
+    msg.top_via.branch  # noqa: B018
+    msg.cseq  # noqa: B018
+    msg.call_id  # noqa: B018
+    msg.from_.tag  # noqa: B018
+    msg.to.tag  # noqa: B018
+    msg.request_uri  # noqa: B018
+
+
+def _route_validate() -> None:
+    msg = parse_message(INVITE)
+    assert isinstance(msg, SipRequest)
+    validate_request(msg)
+    msg.top_via.branch  # noqa: B018
+    msg.from_.tag  # noqa: B018
+    msg.to.tag  # noqa: B018
+
+
+def _rate(fn: Callable[[], None], seconds: float) -> float:
+    best = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        n = 2000
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = max(best, n / (time.perf_counter() - t0))
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=float, default=2.0, help="time per workload")
+    ap.add_argument("--profile", action="store_true", help="profile the routing workload")
+    args = ap.parse_args()
+    print(f"message: {len(INVITE)} bytes; best of {args.seconds:.0f} s per workload, one core")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        cProfile.runctx("for _ in range(50000): _route()", globals(), locals(), "/tmp/parser_bench.prof")
+        pstats.Stats("/tmp/parser_bench.prof").sort_stats("tottime").print_stats(20)
+        return
+    for label, fn in (
+        ("parse_message only", _parse_only),
+        ("parse_message + routing accessors", _route),
+        ("parse_message + validate_request + accessors", _route_validate),
+    ):
+        rate = _rate(fn, args.seconds)
+        print(f"{label:48} {rate:>10,.0f} /s  ({1e6 / rate:.2f} us)")
+
+
+if __name__ == "__main__":
+    main()
