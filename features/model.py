@@ -59,6 +59,7 @@ __all__ = [
     "SettingError",
     "SimultaneousRing",
     "SimultaneousRingNumber",
+    "TableReader",
     "Voicemail",
     "clean_dial_string",
     "format_minutes",
@@ -205,8 +206,11 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-class _Reader:
-    """Reads one table of a plain dict, recording every problem in a shared list instead of stopping."""
+class TableReader:
+    """Reads one table of a plain (JSON/TOML) dict, recording every problem in a shared list instead of
+    stopping: typed getters with defaults, `items()` for lists, `sub()` for nested settings, `build()` to
+    construct (constructor problems get this table's path) and report unknown keys. Shared with the
+    provisioning file reader so both report problems the same way."""
 
     def __init__(self, data: object, path: str, errors: list[Problem]) -> None:
         self.path = path
@@ -231,6 +235,11 @@ class _Reader:
 
     def has(self, key: str) -> bool:
         return key in self.data
+
+    def raw(self, key: str) -> object | None:
+        """The value as read (None when absent), for the caller to check; marks the key as known."""
+        value = self._get(key)
+        return None if value is _MISSING else value
 
     def flag(self, key: str, default: bool) -> bool:
         value = self._get(key)
@@ -345,7 +354,7 @@ class _Reader:
         value = self._get(key)
         if value is _MISSING:
             return cls()
-        built = cls._read(_Reader(value, self.at(key), self.errors))
+        built = cls._read(TableReader(value, self.at(key), self.errors))
         return cls() if built is None else built
 
     def finish(self) -> None:
@@ -368,7 +377,7 @@ class _Reader:
 
 def _item_reader(cls: type[_S]) -> Callable[[object, str, list[Problem]], _S | None]:
     def read(element: object, path: str, errors: list[Problem]) -> _S | None:
-        return cls._read(_Reader(element, path, errors))
+        return cls._read(TableReader(element, path, errors))
 
     return read
 
@@ -389,14 +398,14 @@ class _Setting:
         _raise_if(self._problems())
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         raise NotImplementedError
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], path: str = "") -> Self:
         """Build from the plain form; raise `SettingError` with every problem, paths prefixed with `path`."""
         errors: list[Problem] = []
-        built = cls._read(_Reader(data, path, errors))
+        built = cls._read(TableReader(data, path, errors))
         if errors or built is None:
             raise SettingError.many(errors or [(path, "invalid")])
         return built
@@ -428,7 +437,7 @@ class ForwardAlways(_Setting):
         yield from _forward_problems(self.active, self.number)
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(cls, active=r.flag("active", False), number=r.number("number"),
                        ring_reminder=r.flag("ring_reminder", False))
 
@@ -447,7 +456,7 @@ class ForwardBusy(_Setting):
         yield from _forward_problems(self.active, self.number)
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(cls, active=r.flag("active", False), number=r.number("number"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -472,7 +481,7 @@ class ForwardNoAnswer(_Setting):
             yield "rings", problem
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(cls, active=r.flag("active", False), number=r.number("number"),
                        rings=r.integer("rings", 3))
 
@@ -491,7 +500,7 @@ class ForwardUnreachable(_Setting):
         yield from _forward_problems(self.active, self.number)
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(cls, active=r.flag("active", False), number=r.number("number"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -507,7 +516,7 @@ class DoNotDisturb(_Setting):
     ring_reminder: bool = False
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(cls, active=r.flag("active", False), ring_reminder=r.flag("ring_reminder", False))
 
     def to_dict(self) -> dict[str, Any]:
@@ -521,7 +530,7 @@ class Clir(_Setting):
     active: bool = False
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(cls, active=r.flag("active", False))
 
     def to_dict(self) -> dict[str, Any]:
@@ -535,7 +544,7 @@ class ClidDelivery(_Setting):
     active: bool = True
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(cls, active=r.flag("active", True))
 
     def to_dict(self) -> dict[str, Any]:
@@ -549,7 +558,7 @@ class Colr(_Setting):
     active: bool = False
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(cls, active=r.flag("active", False))
 
     def to_dict(self) -> dict[str, Any]:
@@ -563,7 +572,7 @@ class CallWaiting(_Setting):
     active: bool = True
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(cls, active=r.flag("active", True))
 
     def to_dict(self) -> dict[str, Any]:
@@ -577,7 +586,7 @@ class Voicemail(_Setting):
     active: bool = False
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(cls, active=r.flag("active", False))
 
     def to_dict(self) -> dict[str, Any]:
@@ -623,7 +632,7 @@ class DaySchedule(_Setting):
         return not (self.lunch_active and self.lunch_start <= minute < self.lunch_end)
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         lunch_given = r.has("lunch_start") or r.has("lunch_end")
         return r.build(
             cls, active=r.flag("active", True), start=r.minutes("start", 9 * 60),
@@ -673,7 +682,7 @@ class Schedule(_Setting):
         return Schedule(name=f"non-{self.name}", level=self.level, days=self.days, inverted=not self.inverted)
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         name = r.required("name")
         level = r.choice("level", "user", ("user", "group"))
         days = tuple(r.sub(day, DaySchedule) if r.has(day) else DaySchedule() for day in WEEKDAYS)
@@ -705,7 +714,7 @@ class HolidayPeriod(_Setting):
         return self.start <= day <= self.end
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         start = r.day("start")
         end = r.day("end", start)
         return r.build(cls, start=start, end=end, label=r.opt_text("label"))
@@ -733,7 +742,7 @@ class HolidaySchedule(_Setting):
         return any(p.contains(day) for p in self.periods)
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(cls, name=r.required("name"), level=r.choice("level", "user", ("user", "group")),
                        periods=r.items("periods", _item_reader(HolidayPeriod)))
 
@@ -792,7 +801,7 @@ class Criterion(_Setting):
                 yield from _name_problems(key, value)
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(
             cls, name=r.required("name"), active=r.flag("active", True),
             time_schedule=r.opt_text("time_schedule"), holiday_schedule=r.opt_text("holiday_schedule"),
@@ -832,7 +841,7 @@ class SimultaneousRingNumber(_Setting):
             yield "number", problem
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         number = r.required("number")
         return r.build(cls, number=clean_dial_string(number),
                        answer_confirmation=r.flag("answer_confirmation", False))
@@ -867,7 +876,7 @@ class SimultaneousRing(_Setting):
         yield from _criteria_problems(self.criteria)
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(
             cls, active=r.flag("active", False),
             do_not_ring_if_on_call=r.flag("do_not_ring_if_on_call", True),
@@ -895,7 +904,7 @@ class SequentialLocation(_Setting):
             yield "rings", problem
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         number = r.required("number")
         return r.build(cls, number=clean_dial_string(number), rings=r.integer("rings", 3),
                        answer_confirmation=r.flag("answer_confirmation", False))
@@ -928,7 +937,7 @@ class SequentialRing(_Setting):
         yield from _criteria_problems(self.criteria)
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(
             cls, active=r.flag("active", False), ring_base_first=r.flag("ring_base_first", True),
             base_rings=r.integer("base_rings", 3),
@@ -982,7 +991,7 @@ class Blf(_Setting):
         return self.privacy == "all" or user_id in self.allowed_watchers
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         return r.build(
             cls, monitored_users=r.strings("monitored_users"), list_uri=r.opt_text("list_uri"),
             privacy=r.choice("privacy", "all", ("all", "listed")),
@@ -1009,7 +1018,7 @@ class PersonalContact(_Setting):
             yield "number", problem
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         name = r.required("name")
         return r.build(cls, name=name, number=clean_dial_string(r.required("number")))
 
@@ -1087,7 +1096,7 @@ class ServiceSettings(_Setting):
         return next((s for s in self.holiday_schedules if s.name == name), None)
 
     @classmethod
-    def _read(cls, r: _Reader) -> Self | None:
+    def _read(cls, r: TableReader) -> Self | None:
         kwargs: dict[str, Any] = {name: r.sub(name, kind) for name, kind in _SINGLE_SERVICES}
         kwargs["contacts"] = r.items("contacts", _item_reader(PersonalContact))
         kwargs["schedules"] = r.items("schedules", _item_reader(Schedule))

@@ -405,10 +405,10 @@ class GroupDescription:
     """Everything one provisioning file describes: the unit of `apply_group` and `export_group`.
 
     Transient apply instructions (never stored): `portal_passwords` maps user ids to clear portal passwords
-    given in a file (the store keeps the current hash when it still matches, else hashes anew);
-    `keep_services` names users whose file entry had no services table (an existing user keeps its current
-    settings, a new one gets the defaults). Users absent from `portal_passwords` whose
-    `portal_password_hash` is None keep their current hash.
+    given in a file (the store keeps the current hash when it still matches, else hashes anew).
+    `keep_services` and `keep_portal_passwords` name users who, if they already exist, keep their current
+    settings / portal password hash (what the portal changed); only a new user gets the described ones.
+    The file reader fills them for users whose entry has no `services` table / no portal password.
     """
 
     enterprise: Enterprise
@@ -421,6 +421,7 @@ class GroupDescription:
     trunks: tuple[Trunk, ...] = ()
     portal_passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
     keep_services: frozenset[str] = frozenset()
+    keep_portal_passwords: frozenset[str] = frozenset()
 
     @property
     def group_numbers(self) -> frozenset[str]:
