@@ -36,12 +36,13 @@ from __future__ import annotations
 import base64
 import enum
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, TypeAlias, cast
 
 from sipserver.address import Endpoint
 from sipserver.errors import LocalProtocolError
+from sipserver.headers import Via, display_name, header_key
 from sipserver.message import Headers, SipRequest, SipResponse, build_response
 from sipserver.timers import TimerConfig, TimerHandle, TimerQueue
 
@@ -170,7 +171,6 @@ ICT_INITIAL: Row = (S.CALLING, (A.SEND, A.ARM_A, A.ARM_B))
 ICT_TABLE: Table = {
     (S.CALLING, I.TIMER_A): (S.CALLING, (A.SEND, A.ARM_A)),
     (S.CALLING, I.TIMER_B): (S.TERMINATED, (A.REPORT_TIMEOUT,)),
-    (S.CALLING, I.CANCEL_WAIT): (S.TERMINATED, (A.REPORT_TIMEOUT,)),
     (S.CALLING, I.RESP_1XX): (S.PROCEEDING, (A.STOP_RETRANSMIT, A.STOP_MAIN, A.PASS, A.START_CANCEL)),
     (S.CALLING, I.RESP_2XX): (S.ACCEPTED, (A.STOP_RETRANSMIT, A.DROP_CANCEL, A.PASS, A.ARM_M)),
     (S.CALLING, I.RESP_3XX_6XX): (
@@ -248,28 +248,14 @@ NIST_TABLE: Table = {
     (S.COMPLETED, I.TIMER_J): (S.TERMINATED, ()),
 }
 
-_Compiled: TypeAlias = list[list[Row | None]]
-
-
-def _compile(table: Table) -> _Compiled:
-    """The table as `rows[state][input]` lists: two C-level index operations per transition."""
-    rows: _Compiled = [[None] * len(Input) for _ in TransactionState]
-    for (state, inp), row in table.items():
-        rows[state][inp] = row
-    return rows
-
-
-_ICT = _compile(ICT_TABLE)
-_NICT = _compile(NICT_TABLE)
-_IST = _compile(IST_TABLE)
-_NIST = _compile(NIST_TABLE)
+# A compiled row: (next state, the action handlers to run, passes something to the TU, reports a timeout).
+_Step: TypeAlias = "tuple[TransactionState, tuple[_Handler, ...], bool, bool]"
+_Compiled: TypeAlias = "list[list[_Step | None]]"
 
 # Hot-path aliases (an enum attribute lookup costs more than a global one).
 _TERMINATED = S.TERMINATED
 _CALLING = S.CALLING
 _PROCEEDING = S.PROCEEDING
-_PASS = A.PASS
-_REPORT_TIMEOUT = A.REPORT_TIMEOUT
 _REQUEST = I.REQUEST
 _ACK = I.ACK
 _RETRANSMIT_2XX = I.RETRANSMIT_2XX
@@ -407,7 +393,8 @@ class ResponseMatch(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class StrayResponse:
     """A 2xx to an INVITE that matches no client transaction (e.g. a late 2xx from a second fork after the
-    transaction ended): the TU must ACK it and, unless it wants the dialog, BYE it (§13.2.2.4)."""
+    transaction ended, or after it got a 300-699): the TU must ACK it and, unless it wants the dialog, BYE it
+    (§13.2.2.4)."""
 
     response: SipResponse
 
@@ -451,7 +438,10 @@ def response_destination(request: SipRequest, source: Endpoint) -> Endpoint:
     """
     if source.reliable:
         return source
-    via = request.top_via
+    return _udp_response_destination(request.top_via, source)
+
+
+def _udp_response_destination(via: Via, source: Endpoint) -> Endpoint:
     if "rport" in via.params:
         return source
     port = via.port or 5060
@@ -467,21 +457,36 @@ def _first_via(request: SipRequest) -> str:
     return vias[0]
 
 
+def _field(name: str) -> tuple[str, str]:
+    key = header_key(name)
+    return key, display_name(key, name)
+
+
+_VIA, _MAX_FORWARDS, _FROM, _TO, _CALL_ID, _CSEQ, _ROUTE = (
+    _field(n) for n in ("Via", "Max-Forwards", "From", "To", "Call-ID", "CSeq", "Route")
+)
+
+
+def _ack_or_cancel(invite: SipRequest, method: str, to: str | None) -> list[tuple[str, str, str]]:
+    src = invite.headers
+    fields = [
+        (*_VIA, _first_via(invite)),
+        (*_MAX_FORWARDS, "70"),
+        (*_FROM, src.get("From") or ""),
+        (*_TO, to or src.get("To") or ""),
+        (*_CALL_ID, invite.call_id),
+        (*_CSEQ, f"{invite.cseq.number} {method}"),
+    ]
+    fields.extend((*_ROUTE, route) for route in src.get_all("Route"))
+    return fields
+
+
 def build_ack(invite: SipRequest, response: SipResponse) -> SipRequest:
     """The ACK for a 300-699 response to `invite` (RFC 3261 §17.1.1.3): same Request-URI, Call-ID, From and
     CSeq number, the response's To (with its tag), a single Via equal to the INVITE's top Via, its Route
     set."""
-    src = invite.headers
-    fields: list[tuple[str, str]] = [
-        ("Via", _first_via(invite)),
-        ("Max-Forwards", "70"),
-        ("From", src.get("From") or ""),
-        ("To", response.headers.get("To") or src.get("To") or ""),
-        ("Call-ID", invite.call_id),
-        ("CSeq", f"{invite.cseq.number} ACK"),
-    ]
-    fields.extend(("Route", route) for route in src.get_all("Route"))
-    return SipRequest("ACK", invite.uri, Headers(fields))
+    fields = _ack_or_cancel(invite, "ACK", response.headers.get("To"))
+    return SipRequest("ACK", invite.uri, Headers.from_keyed(fields))
 
 
 def build_cancel(invite: SipRequest, *, headers: Iterable[tuple[str, str]] = ()) -> SipRequest:
@@ -492,18 +497,10 @@ def build_cancel(invite: SipRequest, *, headers: Iterable[tuple[str, str]] = ())
     `headers` are appended, e.g. `[("Reason", 'SIP;cause=200;text="Call completed elsewhere"')]` (RFC 3326).
     Send it with `send_request`: it is held back until the INVITE gets a provisional response (§9.1).
     """
-    src = invite.headers
-    fields: list[tuple[str, str]] = [
-        ("Via", _first_via(invite)),
-        ("Max-Forwards", "70"),
-        ("From", src.get("From") or ""),
-        ("To", src.get("To") or ""),
-        ("Call-ID", invite.call_id),
-        ("CSeq", f"{invite.cseq.number} CANCEL"),
-    ]
-    fields.extend(("Route", route) for route in src.get_all("Route"))
-    fields.extend(headers)
-    return SipRequest("CANCEL", invite.uri, Headers(fields))
+    cancel = SipRequest("CANCEL", invite.uri, Headers.from_keyed(_ack_or_cancel(invite, "CANCEL", None)))
+    for name, value in headers:
+        cancel.headers.add(name, value)
+    return cancel
 
 
 def _trying(request: SipRequest) -> SipResponse:
@@ -553,18 +550,21 @@ class TransactionLayer:
         t1, t2 = timers.t1, timers.t2
         self._t1 = t1
         self._t2 = t2
-        # Action -> (timer input, duration on unreliable transports, duration on reliable ones).
-        self._main_timers: dict[Action, tuple[Input, float, float]] = {
-            A.ARM_B: (I.TIMER_B, timers.timer_b, timers.timer_b),
-            A.ARM_D: (I.TIMER_D, timers.timer_d(False), timers.timer_d(True)),
-            A.ARM_F: (I.TIMER_F, timers.timer_f, timers.timer_f),
-            A.ARM_H: (I.TIMER_H, timers.timer_h, timers.timer_h),
-            A.ARM_I: (I.TIMER_I, timers.timer_i(False), timers.timer_i(True)),
-            A.ARM_J: (I.TIMER_J, timers.timer_j(False), timers.timer_j(True)),
-            A.ARM_K: (I.TIMER_K, timers.timer_k(False), timers.timer_k(True)),
-            A.ARM_L: (I.TIMER_L, timers.timer_l, timers.timer_l),
-            A.ARM_M: (I.TIMER_M, timers.timer_m, timers.timer_m),
+        # Main timer durations by input, on unreliable and on reliable transports.
+        self._durations: dict[Input, float] = {
+            I.TIMER_B: timers.timer_b,
+            I.TIMER_D: timers.timer_d(False),
+            I.TIMER_F: timers.timer_f,
+            I.TIMER_H: timers.timer_h,
+            I.TIMER_I: timers.timer_i(False),
+            I.TIMER_J: timers.timer_j(False),
+            I.TIMER_K: timers.timer_k(False),
+            I.TIMER_L: timers.timer_l,
+            I.TIMER_M: timers.timer_m,
         }
+        self._reliable_durations = dict(self._durations)
+        for inp in (I.TIMER_D, I.TIMER_I, I.TIMER_J, I.TIMER_K):
+            self._reliable_durations[inp] = 0.0
 
     # -- introspection -------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -616,15 +616,15 @@ class TransactionLayer:
             key = self._key_2543(req, method)
             txn = self._aliases.get(key) if is_ack else self._servers.get(key)
         if txn is not None:
-            actions = self._fire(txn, _ACK if is_ack else _REQUEST, now, None)
+            step = self._fire(txn, _ACK if is_ack else _REQUEST, now, None)
             if is_ack:
-                if actions is not None and _PASS in actions:
+                if step is not None and step[2]:
                     return StrayAck(req)
                 return AckAbsorbed(txn)
             return Retransmission(txn)
         if is_ack:
             return StrayAck(req)
-        txn = self._new_server(req, source, key)
+        txn = self._new_server(req, via, source, key)
         if self.auto_trying and method == "INVITE":
             self._fire(txn, I.RESP_1XX, now, _trying(req))
         return NewRequest(txn)
@@ -650,7 +650,9 @@ class TransactionLayer:
             via.branch,
         )
 
-    def _new_server(self, req: SipRequest, source: Endpoint, key: TransactionKey) -> ServerTransaction:
+    def _new_server(
+        self, req: SipRequest, via: Via, source: Endpoint, key: TransactionKey
+    ) -> ServerTransaction:
         txn = ServerTransaction()
         is_invite = req.method == "INVITE"
         txn._rows = _IST if is_invite else _NIST
@@ -663,7 +665,7 @@ class TransactionLayer:
         txn.user_data = None
         txn.reliable = source.reliable
         txn.source = source
-        txn.peer = response_destination(req, source)
+        txn.peer = source if source.reliable else _udp_response_destination(via, source)
         txn._wire = None
         txn._interval = self._t1
         txn._retransmit = None
@@ -796,8 +798,8 @@ class TransactionLayer:
         return txn
 
     def _start_client(self, txn: ClientTransaction, now: float) -> None:
-        _, actions = ICT_INITIAL if txn._rows is _ICT else NICT_INITIAL
-        self._run(txn, actions, now, None)
+        for handler in (_ICT_START if txn._rows is _ICT else _NICT_START)[1]:
+            handler(self, txn, now, None)
 
     def _arm_cancel_wait(self, invite: ClientTransaction, now: float) -> None:
         if invite._cancel_wait is None:
@@ -811,8 +813,8 @@ class TransactionLayer:
         Returns a `ResponseMatch` for what the TU must see (every provisional, the first final response, and
         in the INVITE Accepted state every 2xx); None for what the transaction absorbed (a retransmitted
         300-699 is ACKed again), for responses to ACK and for strays; `StrayResponse` for a 2xx to an INVITE
-        matching no transaction (the TU must ACK and BYE it). `source` is not used: the sent-by check of
-        §18.1.2 is the stack's.
+        matching no transaction, or arriving in Completed after a 300-699 (the TU must ACK and BYE it).
+        `source` is not used: the sent-by check of §18.1.2 is the stack's.
         """
         branch = resp.top_via.branch
         method = resp.cseq.method
@@ -824,10 +826,13 @@ class TransactionLayer:
             return None
         if not 100 <= status <= 699:
             return None
-        actions = self._fire(txn, _status_input(status), now, resp)
-        if actions is not None and _PASS in actions:
-            return ResponseMatch(txn, resp)
-        return None
+        step = self._fire(txn, _status_input(status), now, resp)
+        if step is None:
+            if method == "INVITE" and 200 <= status < 300:  # a 2xx after our ACKed 300-699: still a dialog
+                return StrayResponse(resp)
+            return None
+        txn.last_response = resp
+        return ResponseMatch(txn, resp) if step[2] else None
 
     def terminate(self, txn: ClientTransaction | ServerTransaction) -> None:
         """Forget a transaction now (e.g. an INVITE stuck in Proceeding after the TU's own timer C):
@@ -862,8 +867,8 @@ class TransactionLayer:
                 if isinstance(target, _Pending2xx):
                     self._on_2xx_timer(target, inp, now, events)
                     continue
-                actions = self._fire(target, inp, now, None)
-                if actions is not None and _REPORT_TIMEOUT in actions:
+                step = self._fire(target, inp, now, None)
+                if step is not None and step[3]:
                     if isinstance(target, ClientTransaction):
                         events.append(ClientTimedOut(target))
                     else:
@@ -888,92 +893,32 @@ class TransactionLayer:
         inp: Input,
         now: float,
         msg: SipResponse | None,
-    ) -> tuple[Action, ...] | None:
+    ) -> _Step | None:
         """Apply `(state, inp)` from the transaction's table; None when the table has no row (ignored)."""
-        row = txn._rows[txn.state][inp]
-        if row is None:
+        step = txn._rows[txn.state][inp]
+        if step is None:
             return None
-        state, actions = row
-        txn.state = state
-        if msg is not None and not isinstance(txn, ServerTransaction):
-            txn.last_response = msg
-        if actions:
-            self._run(txn, actions, now, msg)
+        state = txn.state = step[0]
+        for handler in step[1]:
+            handler(self, txn, now, msg)
         if state is _TERMINATED:
             self._cleanup(txn)
         elif txn._then is not None:  # a zero-length timer (reliable transport): it fires now
             then = txn._then
             txn._then = None
             self._fire(txn, then, now, None)
-        return actions
+        return step
 
-    def _run(
-        self,
-        txn: ClientTransaction | ServerTransaction,
-        actions: tuple[Action, ...],
-        now: float,
-        msg: SipResponse | None,
-    ) -> None:
-        timers = self._timers
-        for action in actions:
-            if action is A.SEND:
-                if txn._wire is not None:
-                    self._out.append((txn._wire, txn.peer))
-            elif action is A.SEND_RESPONSE:
-                resp = cast(SipResponse, msg)
-                wire = resp.serialize()
-                self._last_serialized = (resp, wire)
-                txn._wire = wire
-                txn.last_response = resp
-                self._out.append((wire, txn.peer))
-                if resp.status >= 200 and len(txn.key) == 9:
-                    self._register_ack_alias(cast(ServerTransaction, txn), resp)
-            elif action is A.PASS or action is A.REPORT_TIMEOUT:
-                pass  # read by the caller
-            elif action is A.SEND_ACK:
-                ctxn = cast(ClientTransaction, txn)
-                if ctxn._ack_wire is None:
-                    ctxn._ack_wire = build_ack(ctxn.request, cast(SipResponse, msg)).serialize()
-                self._out.append((ctxn._ack_wire, ctxn.peer))
-            elif action is A.STOP_RETRANSMIT:
-                if txn._retransmit is not None:
-                    timers.cancel(txn._retransmit)
-                    txn._retransmit = None
-            elif action is A.STOP_MAIN:
-                if txn._main is not None:
-                    timers.cancel(txn._main)
-                    txn._main = None
-            elif action is A.ARM_A or action is A.ARM_E or action is A.ARM_G or action is A.ARM_E_T2:
-                if txn.reliable:
-                    continue
-                if action is A.ARM_E_T2:
-                    interval = txn._interval = self._t2
-                else:
-                    interval = txn._interval
-                    # A doubles without bound (§17.1.1.2); E and G double up to T2 (§17.1.2.2, §17.2.1).
-                    txn._interval = interval * 2 if action is A.ARM_A else min(interval * 2, self._t2)
-                inp = I.TIMER_A if action is A.ARM_A else I.TIMER_G if action is A.ARM_G else I.TIMER_E
-                txn._retransmit = timers.schedule(now + interval, (txn, inp))
-            elif action is A.START_CANCEL:
-                ctxn = cast(ClientTransaction, txn)
-                held = ctxn._held_cancel
-                if held is not None:
-                    ctxn._held_cancel = None
-                    held._invite = None
-                    self._arm_cancel_wait(ctxn, now)
-                    self._start_client(held, now)
-            elif action is A.DROP_CANCEL:
-                self._drop_held_cancel(cast(ClientTransaction, txn))
-            else:  # ARM_B ... ARM_M: the main timer
-                inp, unreliable, reliable = self._main_timers[action]
-                if txn._main is not None:
-                    timers.cancel(txn._main)
-                    txn._main = None
-                duration = reliable if txn.reliable else unreliable
-                if duration <= 0:
-                    txn._then = inp
-                else:
-                    txn._main = timers.schedule(now + duration, (txn, inp))
+    def _arm_main(self, txn: ClientTransaction | ServerTransaction, inp: Input, now: float) -> None:
+        """(Re)arm the transaction's main timer (B, D, F, H, I, J, K, L or M); zero means "fire right now"."""
+        if txn._main is not None:
+            self._timers.cancel(txn._main)
+            txn._main = None
+        duration = (self._reliable_durations if txn.reliable else self._durations)[inp]
+        if duration <= 0:
+            txn._then = inp
+        else:
+            txn._main = self._timers.schedule(now + duration, (txn, inp))
 
     def _register_ack_alias(self, txn: ServerTransaction, resp: SipResponse) -> None:
         """RFC 2543 INVITE transactions: the ACK will carry our final response's To tag (§17.2.3)."""
@@ -1024,3 +969,132 @@ class TransactionLayer:
                     if self._aliases.get(alias) is txn:
                         del self._aliases[alias]
                 txn._aliases = None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Action handlers and the compiled tables
+# ----------------------------------------------------------------------------------------------------
+_AnyTxn: TypeAlias = ClientTransaction | ServerTransaction
+_Handler: TypeAlias = Callable[[TransactionLayer, _AnyTxn, float, SipResponse | None], None]
+
+
+def _do_send(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResponse | None) -> None:
+    if txn._wire is not None:
+        layer._out.append((txn._wire, txn.peer))
+
+
+def _do_send_response(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResponse | None) -> None:
+    resp = cast(SipResponse, msg)
+    wire = resp.serialize()
+    layer._last_serialized = (resp, wire)
+    txn._wire = wire
+    txn.last_response = resp
+    layer._out.append((wire, txn.peer))
+    if resp.status >= 200 and len(txn.key) == 9:
+        layer._register_ack_alias(cast(ServerTransaction, txn), resp)
+
+
+def _do_send_ack(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResponse | None) -> None:
+    ctxn = cast(ClientTransaction, txn)
+    if ctxn._ack_wire is None:
+        ctxn._ack_wire = build_ack(ctxn.request, cast(SipResponse, msg)).serialize()
+    layer._out.append((ctxn._ack_wire, ctxn.peer))
+
+
+def _do_stop_retransmit(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResponse | None) -> None:
+    if txn._retransmit is not None:
+        layer._timers.cancel(txn._retransmit)
+        txn._retransmit = None
+
+
+def _do_stop_main(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResponse | None) -> None:
+    if txn._main is not None:
+        layer._timers.cancel(txn._main)
+        txn._main = None
+
+
+def _arm_retransmit(inp: Input, rule: str) -> _Handler:
+    """Timer A doubles without bound (§17.1.1.2); E and G double up to T2 (§17.1.2.2, §17.2.1); E in the
+    non-INVITE Proceeding state is reset to T2. Never armed on reliable transports."""
+
+    def handler(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResponse | None) -> None:
+        if txn.reliable:
+            return
+        if rule == "t2":
+            interval = txn._interval = layer._t2
+        else:
+            interval = txn._interval
+            txn._interval = interval * 2 if rule == "double" else min(interval * 2, layer._t2)
+        txn._retransmit = layer._timers.schedule(now + interval, (txn, inp))
+
+    return handler
+
+
+def _arm_main(inp: Input) -> _Handler:
+    def handler(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResponse | None) -> None:
+        layer._arm_main(txn, inp, now)
+
+    return handler
+
+
+def _do_start_cancel(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResponse | None) -> None:
+    invite = cast(ClientTransaction, txn)
+    held = invite._held_cancel
+    if held is not None:
+        invite._held_cancel = None
+        held._invite = None
+        layer._arm_cancel_wait(invite, now)
+        layer._start_client(held, now)
+
+
+def _do_drop_cancel(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResponse | None) -> None:
+    layer._drop_held_cancel(cast(ClientTransaction, txn))
+
+
+_HANDLERS: dict[Action, _Handler | None] = {
+    A.SEND: _do_send,
+    A.SEND_RESPONSE: _do_send_response,
+    A.SEND_ACK: _do_send_ack,
+    A.PASS: None,  # read by the caller from the compiled row
+    A.REPORT_TIMEOUT: None,
+    A.ARM_A: _arm_retransmit(I.TIMER_A, "double"),
+    A.ARM_E: _arm_retransmit(I.TIMER_E, "capped"),
+    A.ARM_E_T2: _arm_retransmit(I.TIMER_E, "t2"),
+    A.ARM_G: _arm_retransmit(I.TIMER_G, "capped"),
+    A.STOP_RETRANSMIT: _do_stop_retransmit,
+    A.ARM_B: _arm_main(I.TIMER_B),
+    A.ARM_D: _arm_main(I.TIMER_D),
+    A.ARM_F: _arm_main(I.TIMER_F),
+    A.ARM_H: _arm_main(I.TIMER_H),
+    A.ARM_I: _arm_main(I.TIMER_I),
+    A.ARM_J: _arm_main(I.TIMER_J),
+    A.ARM_K: _arm_main(I.TIMER_K),
+    A.ARM_L: _arm_main(I.TIMER_L),
+    A.ARM_M: _arm_main(I.TIMER_M),
+    A.STOP_MAIN: _do_stop_main,
+    A.START_CANCEL: _do_start_cancel,
+    A.DROP_CANCEL: _do_drop_cancel,
+}
+
+
+def _compile_row(row: Row) -> _Step:
+    state, actions = row
+    handlers = tuple(h for h in (_HANDLERS[a] for a in actions) if h is not None)
+    return (state, handlers, A.PASS in actions, A.REPORT_TIMEOUT in actions)
+
+
+def _compile(table: Table) -> _Compiled:
+    """The table as `steps[state][input]` lists: two C-level index operations per transition, and the actions
+    already resolved to their handlers."""
+    steps: _Compiled = [[None] * len(Input) for _ in TransactionState]
+    for (state, inp), row in table.items():
+        steps[state][inp] = _compile_row(row)
+    return steps
+
+
+_ICT = _compile(ICT_TABLE)
+_NICT = _compile(NICT_TABLE)
+_IST = _compile(IST_TABLE)
+_NIST = _compile(NIST_TABLE)
+_ICT_START = _compile_row(ICT_INITIAL)
+_NICT_START = _compile_row(NICT_INITIAL)

@@ -232,6 +232,8 @@ def test_retransmitted_final_is_acked_again_not_passed_up() -> None:
     ((ack2, _),) = layer.pop_outgoing()
     assert ack2 is ack1  # serialized once
     assert layer.on_response(response(invite, 180), UAS, 0.3) is None  # provisional after final: absorbed
+    late = response(invite, 200, to_tag="other-fork")
+    assert layer.on_response(late, UAS, 0.4) == StrayResponse(late)  # a 2xx is a dialog: the TU must see it
 
 
 def test_build_ack_copies_route_and_uses_the_response_to() -> None:
