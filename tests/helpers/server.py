@@ -296,7 +296,11 @@ class ServerProcess:
         args += list(extra_args)
         server.args = args
         server._spawn(env)
-        server.wait_ready(startup_timeout)
+        try:
+            server.wait_ready(startup_timeout)
+        except BaseException:
+            server.kill()  # never leave a half-started server behind
+            raise
         return server
 
     def _spawn(self, env: dict[str, str] | None) -> None:
@@ -381,7 +385,11 @@ class ServerProcess:
         """Start again with the same arguments (same port, same data dir) after stop()/kill()."""
         assert self.proc is not None and self.proc.poll() is not None, "stop the server first"
         self._spawn(None)
-        self.wait_ready(startup_timeout)
+        try:
+            self.wait_ready(startup_timeout)
+        except BaseException:
+            self.kill()
+            raise
 
     def __enter__(self) -> ServerProcess:
         return self
