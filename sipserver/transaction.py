@@ -7,9 +7,19 @@ time, and it answers with values:
 - `on_request(req, source, now)` -> `NewRequest | Retransmission | AckAbsorbed | StrayAck` (§17.2.3 matching,
   with the RFC 2543 fallback for branches without the `z9hG4bK` magic cookie);
 - `on_response(resp, source, now)` -> `ResponseMatch | StrayResponse | None` (§17.1.3 matching);
-- `respond(txn, resp, now)`, `send_request(req, destination, now)`, `build_cancel(invite)`;
+- `find_invite_for_cancel(cancel, source)` (§9.2); `respond(txn, resp, now)` (sent where §18.2.2 says, see
+  `response_destination()`); `send_trying(txn, now)` when the layer was built with `auto_trying=False`;
+- `send_request(req, destination, now)` with `new_branch()` in the top Via; `build_cancel(invite)` (a CANCEL
+  is held back until the INVITE has a provisional, §9.1); the ACK for a 300-699 is built and sent here;
+- `start_2xx_retransmission(resp, destination, now)` / `ack_received(call_id, cseq_number)`: the UAS core's
+  2xx retransmission (§13.3.1.4), stopped automatically when `on_request` sees the ACK;
 - `pop_outgoing()` -> `[(bytes, Endpoint)]`, every message serialized once (retransmissions reuse the bytes);
-- `next_deadline()` / `on_timer(now)` -> `[ClientTimedOut | ServerTimedOut | AckTimedOut]`.
+  `send_stateless(msg, destination)` for what belongs to no transaction (a 2xx-ACK);
+- `next_deadline()` / `on_timer(now)` -> `[ClientTimedOut | ServerTimedOut | AckTimedOut]`;
+- `terminate(txn)` forgets a transaction (e.g. an INVITE in Proceeding the TU gave up on).
+
+Terminated transactions leave every index at once and their timers are cancelled: `len(layer)` and
+`layer.pending_timers` go back to 0 once the traffic stops and the last timer ran.
 
 The four machines (INVITE client §17.1.1 + RFC 6026 §8.4, non-INVITE client §17.1.2, INVITE server §17.2.1 +
 RFC 6026 §8.7, non-INVITE server §17.2.2) are the tables `ICT_TABLE`, `NICT_TABLE`, `IST_TABLE`, `NIST_TABLE`:

@@ -7,11 +7,12 @@ drive one layer directly with hand-fed messages.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from sipserver.address import Endpoint
-from sipserver.errors import LocalProtocolError
+from sipserver.errors import LocalProtocolError, RemoteProtocolError
 from sipserver.message import Headers, SipRequest, SipResponse, build_response
 from sipserver.parser import parse_message
 from sipserver.timers import TimerConfig
@@ -818,3 +819,48 @@ def test_inputs_cover_every_timer() -> None:
     names = {i.name for i in Input}
     for letter in "ABDEFGHIJKLM":
         assert f"TIMER_{letter}" in names
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Robustness: every torture message either goes through the layer or raises RemoteProtocolError
+# ------------------------------------------------------------------------------------------------------------
+TORTURE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "torture"
+
+
+def torture_messages() -> list[Path]:
+    return sorted(TORTURE.glob("*/*.dat")) if TORTURE.is_dir() else []
+
+
+@pytest.mark.skipif(not torture_messages(), reason="shared torture corpus not found")
+def test_torture_corpus_never_crashes_the_layer() -> None:
+    layer = TransactionLayer()
+    handled = 0
+    for path in torture_messages():
+        data = path.read_bytes()
+        try:
+            msg = parse_message(data)
+        except RemoteProtocolError:
+            continue
+        try:
+            if isinstance(msg, SipRequest):
+                outcome = layer.on_request(msg, UAC, 0.0)
+                if isinstance(outcome, NewRequest) and msg.method != "ACK":
+                    layer.respond(outcome.txn, build_response(msg, 486, to_tag="t"), 0.0)
+                    layer.on_request(parse_request(data), UAC, 0.1)  # its retransmission
+                    layer.find_invite_for_cancel(msg, UAC)
+            else:
+                layer.on_response(msg, UAS, 0.0)
+            handled += 1
+        except RemoteProtocolError:
+            continue
+    assert handled > 30
+    run_alone(layer, 100.0)
+    assert len(layer) == 0 and layer.pending_timers == 0
+
+
+def test_request_without_via_raises_remote_protocol_error() -> None:
+    layer = TransactionLayer()
+    req = make_request("OPTIONS")
+    req.headers.remove("Via")
+    with pytest.raises(RemoteProtocolError):
+        layer.on_request(req, UAC, 0.0)
