@@ -21,15 +21,19 @@ import structlog
 from aiohttp import web
 
 from provisioning.demo import demo_group_description
+from provisioning.model import Directory
 from sipserver.aio.application import Application
 from sipserver.aio.batching import BindingWriter
+from sipserver.aio.calls import CallController
 from sipserver.aio.server import SipServer
 from sipserver.aio.transports import ListenAddress
+from sipserver.b2bua.live import LiveCalls
 from sipserver.b2bua.location import LocationService
 from sipserver.config import NONCE_SECRET_FILE, ServerConfig
 from sipserver.digest import DigestAuthenticator
 from sipserver.logs import configure_logging
 from sipserver.stack import SipStack
+from storage.calllog import SqliteCallLogStore
 from storage.database import open_database
 from storage.locations import SqliteLocationStore
 from storage.subscribers import SqliteSubscriberStore
@@ -61,6 +65,7 @@ class RunningServer:
     sip: SipServer
     application: Application
     db: aiosqlite.Connection
+    call_log_db: aiosqlite.Connection
     subscribers: SqliteSubscriberStore
     binding_writer: BindingWriter
     sip_addresses: list[ListenAddress]
@@ -77,18 +82,22 @@ class RunningServer:
         if self.http_runner is not None:
             await self.http_runner.cleanup()
         await self.sip.close()
+        await self.application.calls.flush()
         await self.binding_writer.flush()
         await self.subscribers.close()
+        await self.call_log_db.close()
         await self.db.close()
         log.info("server_stopped")
 
 
 async def start_server(config: ServerConfig) -> RunningServer:
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    db = await open_database(config.database_path)
-    subscribers = SqliteSubscriberStore(db, config.database_path)
+    # One connection per writer: a store's multi-statement transaction must never interleave with another's.
+    subscribers = await SqliteSubscriberStore.open(config.data_dir, fallback_domain=config.domain)
+    db = await open_database(config.data_dir)
+    call_log_db = await open_database(config.data_dir, run_migrations=False)
     if config.demo:
-        report = await subscribers.apply_group(demo_group_description(config.domain))
+        report = await subscribers.apply_group(demo_group_description(config.domain, keep_user_settings=True))
         log.info("demo_group_ready", domain=config.domain, changes=str(report))
     directory = await subscribers.load_directory()
 
@@ -101,32 +110,36 @@ async def start_server(config: ServerConfig) -> RunningServer:
     authenticator = DigestAuthenticator(
         load_or_create_secret(config.data_dir / NONCE_SECRET_FILE), nonce_lifetime=config.nonce_lifetime
     )
+    live = LiveCalls()
+    calls = CallController(stack=stack, local_for=sip.local_address_for, live=live,
+                           call_log=SqliteCallLogStore(call_log_db), admission=config.admission)
     application = Application(
         stack=stack, subscribers=subscribers, directory=directory, location=location,
-        binding_writer=binding_writer, authenticator=authenticator, flush=sip.flush, now=sip.now,
+        binding_writer=binding_writer, calls=calls, authenticator=authenticator, flush=sip.flush, now=sip.now,
         registrar_policy=config.registrar, digest_algorithms=config.digest_algorithms,
     )
     sip.application = application
     addresses = [await sip.listen(address) for address in config.sip_listen]
-    running = RunningServer(config, sip, application, db, subscribers, binding_writer, addresses)
+    running = RunningServer(config, sip, application, db, call_log_db, subscribers, binding_writer, addresses)
 
     if config.http_listen is not None:
         runner = web.AppRunner(create_app(running_status=lambda: status_of(running)), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.http_listen.host, config.http_listen.port)
         await site.start()
-        server = site._server
-        port = config.http_listen.port
-        if server is not None and getattr(server, "sockets", None):
-            port = server.sockets[0].getsockname()[1]
+        port = runner.addresses[0][1] if runner.addresses else config.http_listen.port
         running.http_runner = runner
         running.http_address = ListenAddress(config.http_listen.host, port)
         log.info("http_listening", address=str(running.http_address))
 
     running._housekeeping = asyncio.get_running_loop().create_task(_housekeeping(running))
-    log.info("server_started", users=len(directory.user_by_id), bindings=len(location),
+    log.info("server_started", users=user_count(directory), bindings=len(location),
              data_dir=str(config.data_dir))
     return running
+
+
+def user_count(directory: Directory) -> int:
+    return sum(len(directory.users_of_group(group.id)) for group in directory.groups)
 
 
 def status_of(running: RunningServer) -> dict[str, object]:
@@ -134,12 +147,15 @@ def status_of(running: RunningServer) -> dict[str, object]:
     return {
         "sip": [str(a) for a in running.sip_addresses],
         "registrations": len(running.application.location),
-        "users": len(running.application.directory.user_by_id),
+        "users": user_count(running.application.directory),
         "requests": stats.requests,
         "responses": stats.responses,
         "rejected": stats.rejected,
         "dropped": stats.dropped,
         "tcp_connections": running.sip.transports.tcp.connection_count(),
+        "calls_in_progress": len(running.application.calls),
+        "calls_completed": running.application.calls.completed,
+        "calls_refused_overload": running.application.calls.admission.refused,
     }
 
 

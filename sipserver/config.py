@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sipserver.aio.transports import ListenAddress
+from sipserver.b2bua.admission import AdmissionPolicy
 from sipserver.b2bua.registrar import RegistrarPolicy
 from sipserver.timers import TimerConfig
 
@@ -30,6 +31,7 @@ class ServerConfig:
     use_uvloop: bool = True
     timers: TimerConfig = field(default_factory=TimerConfig)
     registrar: RegistrarPolicy = field(default_factory=RegistrarPolicy)
+    admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)
     nonce_lifetime: float = 300.0
     digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256")
     binding_sweep_interval: float = 15.0

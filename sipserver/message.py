@@ -90,8 +90,12 @@ class Headers:
         cached = self._cache.get(name, _MISSING)
         if cached is not _MISSING:
             return cached  # type: ignore[return-value]
-        raw = self.get(name)
-        result = None if raw is None else parser(raw)
+        key = h.header_key(name)
+        result = None
+        for k, _, value in self._fields:
+            if k == key:
+                result = parser(value)
+                break
         self._cache[name] = result
         return result
 
@@ -237,7 +241,8 @@ class SipRequest(_Message):
         body: bytes = b"",
         version: str = SIP_VERSION,
     ) -> None:
-        super().__init__(headers if headers is not None else Headers(), body)
+        self.headers = headers if headers is not None else Headers()
+        self.body = body
         self.method = method
         self.uri = uri
         self.version = version
@@ -275,7 +280,8 @@ class SipResponse(_Message):
         body: bytes = b"",
         version: str = SIP_VERSION,
     ) -> None:
-        super().__init__(headers if headers is not None else Headers(), body)
+        self.headers = headers if headers is not None else Headers()
+        self.body = body
         self.status = status
         self.reason = reason
         self.version = version

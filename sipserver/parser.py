@@ -127,7 +127,7 @@ def _tokenize(line: str) -> tuple[str, str, str]:
     entry = _NAMES.get(name)
     if entry is None:
         entry = _name_entry(name)
-    if entry is None or not colon or "\r" in line:
+    if entry is None or not colon or "\r" in line or "\n" in line:
         raise _Irregular
     field = (entry[0], entry[1], value.strip(" \t"))
     if len(line) <= _MEMO_MAX_LINE:
@@ -146,19 +146,36 @@ def parse_message(data: bytes, *, datagram: bool = True) -> SipRequest | SipResp
     Line ends may be CRLF or bare LF (the RFC 5118 archive); folded lines are unfolded (each fold becomes one SP).
     The head is decoded as UTF-8 with surrogateescape: any octet survives a parse/serialize round trip.
     """
-    # Fast path: CRLF line ends, no folding, every header line "name: value" with a well-formed name.
-    end = data.find(b"\r\n\r\n")
-    if end > 0:
-        head = data[:end].decode("utf-8", "surrogateescape")
+    # Fast path: CRLF line ends, no folding, every header line "name: value" with a well-formed name, a request
+    # line "METHOD uri SIP/2.0" with a known method, one valid Content-Length. Anything else: the general path.
+    head_b, sep, rest = data.partition(b"\r\n\r\n")
+    if sep and head_b:
+        head = head_b.decode("utf-8", "surrogateescape")
         lines = head.split("\r\n")
-        if lines[0] and head.count("\n") == len(lines) - 1:
+        start = lines[0]
+        if "\n" not in start and "\r" not in start:
+            # A bare LF or CR inside a header line sends it to the general path too: _tokenize() checks every
+            # line it memoizes, so a line found in the memo is clean.
             memo = _LINE_MEMO
             try:
                 fields = [memo.get(line) or _tokenize(line) for line in lines[1:]]
             except _Irregular:
                 pass
             else:
-                return _build(lines[0], fields, None, data, end + 4, datagram)
+                parts = start.split(" ")
+                if len(parts) == 3 and parts[0] in _KNOWN_METHODS and parts[2] == SIP_VERSION:
+                    uri = parts[1]
+                    cl = [f[2] for f in fields if f[0] == _CONTENT_LENGTH]
+                    if uri and uri[0] != "<" and len(cl) == 1:
+                        length_s = cl[0]
+                        if length_s.isdigit() and length_s.isascii() and len(length_s) < 10:
+                            length = int(length_s)
+                            left = len(rest)
+                            if length == left:
+                                return SipRequest(parts[0], uri, Headers.from_keyed(fields), rest)
+                            if length < left:
+                                return SipRequest(parts[0], uri, Headers.from_keyed(fields), rest[:length])
+                return _build(start, fields, None, data, len(head_b) + 4, datagram)
     return _parse_general(data, datagram)
 
 

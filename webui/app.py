@@ -12,7 +12,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 StatusProvider = Callable[[], dict[str, object]]
-STATUS_KEY = web.AppKey("status", StatusProvider)
+STATUS_KEY: web.AppKey[StatusProvider] = web.AppKey("status")
 
 
 async def healthz(request: web.Request) -> web.Response:

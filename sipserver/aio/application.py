@@ -18,13 +18,23 @@ import structlog
 from provisioning.model import Directory
 from provisioning.store import SubscriberStore
 from sipserver.aio.batching import BindingWriter
+from sipserver.aio.calls import CallController
 from sipserver.b2bua.auth import Authenticated, Challenge, FromTrunk, authenticate
 from sipserver.b2bua.inspection import accept_header, allow_header, inspect_request, supported_header
 from sipserver.b2bua.location import BindingChange, LocationService
 from sipserver.b2bua.registrar import RegisterOutcome, RegistrarPolicy, handle_register
 from sipserver.digest import DigestAuthenticator
 from sipserver.errors import RemoteProtocolError
-from sipserver.events import RequestReceived, StackEvent
+from sipserver.events import (
+    AckReceived,
+    CancelReceived,
+    ClientTransactionTimedOut,
+    RequestReceived,
+    ResponseReceived,
+    ServerTransactionTimedOut,
+    StackEvent,
+    StrayResponseReceived,
+)
 from sipserver.stack import SipStack
 from sipserver.transaction import ServerTransaction
 
@@ -41,6 +51,7 @@ class Application:
         directory: Directory,
         location: LocationService,
         binding_writer: BindingWriter,
+        calls: CallController,
         authenticator: DigestAuthenticator,
         flush: Callable[[], None],
         now: Callable[[], float],
@@ -53,6 +64,7 @@ class Application:
         self.directory = directory
         self.location = location
         self.binding_writer = binding_writer
+        self.calls = calls
         self.authenticator = authenticator
         self.registrar_policy = registrar_policy or RegistrarPolicy()
         self.digest_algorithms = digest_algorithms
@@ -66,12 +78,38 @@ class Application:
     # -- event intake -------------------------------------------------------------------------------------
     def handle(self, event: StackEvent, now: float) -> None:
         if isinstance(event, RequestReceived):
+            if event.request.to.tag is not None:
+                self._on_in_dialog(event, now)  # matched to a dialog, never reloaded for nor challenged
+                return
             if self._reload_task is not None or self.subscribers.has_changed():
                 self._waiting_for_reload.append(event)
                 self._start_reload()
                 return
             self._on_request(event, now)
-        # Dialog events (ACK, CANCEL, responses, timeouts) belong to calls: see the call-control issue.
+        elif isinstance(event, ResponseReceived):
+            self.calls.on_response(event, now)
+        elif isinstance(event, AckReceived):
+            self.calls.on_ack(event, now)
+        elif isinstance(event, CancelReceived):
+            self.calls.on_cancel(event, now)
+        elif isinstance(event, StrayResponseReceived):
+            self.calls.on_stray_response(event, now)
+        elif isinstance(event, ClientTransactionTimedOut):
+            self.calls.on_client_timeout(event, now)
+        elif isinstance(event, ServerTransactionTimedOut):
+            self.calls.on_server_timeout(event, now)
+
+    def next_deadline(self) -> float | None:
+        return self.calls.next_deadline()
+
+    def on_timer(self, now: float) -> None:
+        self.calls.on_timer(now)
+
+    def _on_in_dialog(self, event: RequestReceived, now: float) -> None:
+        try:
+            self.calls.on_in_dialog_request(event, now)
+        except RemoteProtocolError as exc:
+            self.stack.reply(event.transaction, exc.status_hint or 400, now, None, exc.extra_headers)
 
     def _start_reload(self) -> None:
         if self._reload_task is None:
@@ -177,6 +215,12 @@ class Application:
                                self.digest_algorithms)
         if isinstance(outcome, Challenge):
             self._challenge(event, outcome, now)
+            return
+        if request.method == "INVITE":
+            if isinstance(outcome, Authenticated):
+                self.calls.start_from_user(event, outcome.user, outcome.group, self.directory, self.location, now)
+            else:
+                self.calls.start_from_trunk(event, outcome.trunk, self.directory, self.location, now)
             return
         if request.method == "SUBSCRIBE":
             # No event package is served yet (BLF/MWI come with their own issue): RFC 6665 §4.2.1.

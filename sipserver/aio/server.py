@@ -15,6 +15,7 @@ import structlog
 
 from sipserver.address import Endpoint
 from sipserver.aio.transports import ListenAddress, TransportSet
+from sipserver.b2bua.call import LocalAddress
 from sipserver.events import StackEvent
 from sipserver.stack import SipStack
 
@@ -23,6 +24,10 @@ log = structlog.get_logger("callconnect.sip")
 
 class Application(Protocol):
     def handle(self, event: StackEvent, now: float) -> None: ...
+
+    def next_deadline(self) -> float | None: ...
+
+    def on_timer(self, now: float) -> None: ...
 
 
 class SipServer:
@@ -48,6 +53,11 @@ class SipServer:
     def now(self) -> float:
         return self.loop.time()
 
+    def local_address_for(self, peer: Endpoint) -> LocalAddress:
+        """The address we put in Via/Contact towards `peer`: the listener of the same IP family."""
+        bound = self.transports.udp_address_for(peer.host) or self.transports.bound[0]
+        return LocalAddress(bound.host, bound.port)
+
     def _on_message(self, data: bytes, source: Endpoint) -> None:
         now = self.loop.time()
         events = self.stack.receive(data, source, now)
@@ -61,6 +71,10 @@ class SipServer:
         for data, destination in self.stack.pop_outgoing():
             self.transports.send(data, destination)
         deadline = self.stack.next_deadline()
+        if self.application is not None:
+            own = self.application.next_deadline()
+            if own is not None and (deadline is None or own < deadline):
+                deadline = own
         if deadline is None:
             return
         if self._timer_at is not None and self._timer_at <= deadline:
@@ -79,6 +93,7 @@ class SipServer:
             if self.application is not None:
                 for event in events:
                     self.application.handle(event, now)
+                self.application.on_timer(now)
         except Exception:
             log.exception("timer_handling_failed")
         self.flush()

@@ -15,6 +15,7 @@ import itertools
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import structlog
 
@@ -77,8 +78,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop's is not a subclass
         sock = transport.get_extra_info("socket")
         if sock is not None:
             for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
@@ -114,13 +114,12 @@ class _StreamConnection(asyncio.Protocol):
         self._pending: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = Endpoint(self._owner.transport_name, peer[0], peer[1], self.connection_id)
         self._owner._register(self)
         for data in self._pending:
-            transport.write(data)
+            self.transport.write(data)
         self._pending.clear()
 
     def data_received(self, data: bytes) -> None:

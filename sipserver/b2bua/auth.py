@@ -61,7 +61,7 @@ def authenticate(
     now: float,
     algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
 ) -> AuthOutcome:
-    trunk = directory.trunk_by_source(source.host)
+    trunk = directory.trunk_by_source(source.host, source.port)
     if trunk is not None and request.method != "REGISTER":
         return FromTrunk(trunk)  # trunks are trusted by address, never challenged (issue: foundation §7)
     group = realm_for(request, directory)
@@ -75,7 +75,7 @@ def authenticate(
         if creds is None or creds.realm != realm:
             failure = "unusable credentials"
             continue
-        user = directory.user_by_sip_username(creds.username)
+        user = directory.user_by_sip_username(creds.username, realm)
         ha1 = user.sip_ha1 if user is not None else None
         result = authenticator.verify(creds, request.method, ha1, realm, now, request.body)
         if result is AuthResult.OK and user is not None:

@@ -64,12 +64,19 @@ class Party:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One leg to ring: Request-URI, where to send it, what the callee sees."""
+    """One leg to ring: Request-URI, where to send it, and how each side sees the other on this leg.
+
+    `caller_view` overrides the call's caller presentation for this leg (each callee's CLID delivery settings
+    differ); `number`/`name` is the party as the caller may see it (for the caller's call log).
+    """
 
     request_uri: str
     destination: Endpoint
     to_uri: str
     user_id: str | None = None       # the user this leg rings (None for a trunk leg)
+    caller_view: Party | None = None
+    number: str = ""
+    name: str = ""
     extra_headers: tuple[tuple[str, str], ...] = ()
 
 
@@ -527,15 +534,16 @@ class Call:
         headers.add("Via", self.local.via(transport))
         max_forwards = a.max_forwards
         headers.add("Max-Forwards", str(69 if max_forwards is None else max(0, max_forwards - 1)))
-        headers.add("From", f"{self.caller.from_uri};tag={new_tag()}")
+        caller = target.caller_view or self.caller
+        headers.add("From", f"{caller.from_uri};tag={new_tag()}")
         headers.add("To", target.to_uri)
         headers.add("Call-ID", new_call_id(self.local.host))
         headers.add("CSeq", "1 INVITE")
         headers.add("Contact", self.local.contact(transport))
-        if self.caller.asserted is not None:
-            headers.add("P-Asserted-Identity", self.caller.asserted)
-        if self.caller.privacy is not None:
-            headers.add("Privacy", self.caller.privacy)
+        if caller.asserted is not None:
+            headers.add("P-Asserted-Identity", caller.asserted)
+        if caller.privacy is not None:
+            headers.add("Privacy", caller.privacy)
         for name, value in _copy(a.headers, _RELAYED_REQUEST_HEADERS):
             if name.lower() != "reason":
                 headers.add(name, value)

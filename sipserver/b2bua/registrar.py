@@ -96,8 +96,8 @@ def handle_register(
         for binding in existing:
             if binding.call_id == call_id and cseq <= binding.cseq:
                 return RegisterOutcome(400, "Out Of Order CSeq")
-        changes = tuple(BindingChange(b.aor, b.contact, None) for b in existing)
-        return RegisterOutcome(200, "OK", (), changes)
+        removals = tuple(BindingChange(b.aor, b.contact, None) for b in existing)
+        return RegisterOutcome(200, "OK", (), removals)
 
     changes: list[BindingChange] = []
     too_brief = False

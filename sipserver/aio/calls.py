@@ -1,0 +1,298 @@
+"""Call control in the shell: turns stack events into `Call` inputs and a call's actions into stack calls.
+
+Owns the index of calls by dialog key (Call-ID + our tag, for the A leg and for every B leg), the calls' timers,
+admission control and the call-log writes. Deciding whom to ring is done by pure code (routing, identity);
+the two-leg machine is `sipserver.b2bua.call`. This module must not parse headers or pick features itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+
+import structlog
+
+from provisioning.model import Directory, Group, Trunk, User
+from sipserver.address import Endpoint
+from sipserver.b2bua import identity
+from sipserver.b2bua.admission import Admission, AdmissionPolicy
+from sipserver.b2bua.call import (
+    Action,
+    BLeg,
+    Call,
+    CallEnded,
+    LegStateChanged,
+    LocalAddress,
+    Party,
+    Respond,
+    SendAck,
+    SendRequest,
+    Stage,
+    Target,
+    TxnContext,
+)
+from sipserver.b2bua.cdr import CallLogStore, Presentation, call_log_rows
+from sipserver.b2bua.live import LiveCalls
+from sipserver.b2bua.location import LocationService
+from sipserver.b2bua.routing import ToTrunk, ToUser, Unroutable, parse_dialled, route, route_from_trunk
+from sipserver.events import (
+    AckReceived,
+    CancelReceived,
+    ClientTransactionTimedOut,
+    RequestReceived,
+    ResponseReceived,
+    ServerTransactionTimedOut,
+    StrayResponseReceived,
+)
+from sipserver.headers import quote
+from sipserver.stack import SipStack
+from sipserver.timers import TimerHandle, TimerQueue
+
+log = structlog.get_logger("callconnect.calls")
+
+RING_LIMIT_SECONDS = 180.0  # Timer C: a call nobody answers ends with 408 after three minutes
+
+
+class CallController:
+    def __init__(
+        self,
+        *,
+        stack: SipStack,
+        local_for: Callable[[Endpoint], LocalAddress],
+        live: LiveCalls,
+        call_log: CallLogStore,
+        admission: AdmissionPolicy | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.stack = stack
+        self.local_for = local_for
+        self.live = live
+        self.call_log = call_log
+        self.admission = Admission(admission or AdmissionPolicy())
+        self._wall_clock = wall_clock
+        self.calls: dict[tuple[str, str], Call] = {}
+        self._presentations: dict[int, Presentation] = {}
+        self._timers: TimerQueue[Call] = TimerQueue()
+        self._timer_of: dict[int, TimerHandle] = {}
+        self._log_tasks: set[asyncio.Task[None]] = set()
+        self.completed = 0
+
+    def __len__(self) -> int:
+        return len(self._presentations)
+
+    # -- new calls ---------------------------------------------------------------------------------------
+    def start_from_user(self, event: RequestReceived, caller: User, group: Group, directory: Directory,
+                        location: LocationService, now: float) -> None:
+        request = event.request
+        call = self._new_call(event, identity.ANONYMOUS, caller.user_id, now)
+        if call is None:
+            return
+        dialled = parse_dialled(request.request_uri.unescaped_user or "")
+        destination = route(dialled.digits, group, directory)
+        caller_id = identity.user_caller_id(caller)
+        if isinstance(destination, ToTrunk):
+            call.caller = identity.caller_for_trunk(caller, group, hide_for_this_call=dialled.hide_identity,
+                                                    emergency=dialled.emergency)
+        self._route(call, destination, caller_id, group, location, now, caller_internal=True,
+                    dialled=(dialled.digits, ""))
+
+    def start_from_trunk(self, event: RequestReceived, trunk: Trunk, directory: Directory,
+                         location: LocationService, now: float) -> None:
+        request = event.request
+        trunk_group = directory.group_by_id(trunk.group_id) or directory.default_group
+        call = self._new_call(event, identity.ANONYMOUS, None, now)
+        if call is None:
+            return
+        digits = request.request_uri.unescaped_user or ""
+        caller_id = identity.trunk_caller_id(request, trunk_group)
+        destination = route_from_trunk(digits, trunk, directory)
+        self._route(call, destination, caller_id, trunk_group, location, now, caller_internal=False,
+                    dialled=(digits, ""))
+
+    def _new_call(self, event: RequestReceived, caller: Party, caller_user_id: str | None, now: float
+                  ) -> Call | None:
+        request, txn = event.request, event.transaction
+        max_forwards = request.max_forwards
+        if max_forwards is not None and max_forwards <= 0:
+            self.stack.reply(txn, 483, now, "Too Many Hops")
+            return None
+        if not self.admission.admit(now, len(self)):
+            self.stack.reply(txn, 503, now, "Service Unavailable",
+                             (("Retry-After", str(self.admission.policy.retry_after)),))
+            return None
+        call = Call.create(a_invite=request, a_txn=txn, a_source=event.source, local=self.local_for(event.source),
+                           caller=caller, caller_user_id=caller_user_id, now=now, overall_limit=RING_LIMIT_SECONDS)
+        txn.user_data = call
+        self.calls[call.a_key] = call
+        self._presentations[id(call)] = Presentation(caller_as_seen=("", ""), dialled=("", ""))
+        return call
+
+    def _route(self, call: Call, destination: ToUser | ToTrunk | Unroutable, caller_id: identity.CallerId,
+               group: Group, location: LocationService, now: float, *, caller_internal: bool,
+               dialled: tuple[str, str]) -> None:
+        self._presentations[id(call)] = Presentation(caller_as_seen=caller_id.for_log(group.country_code),
+                                                     dialled=dialled)
+        if isinstance(destination, Unroutable):
+            self._execute(call, call.reject(destination.status, now, destination.reason), now)
+            return
+        if isinstance(destination, ToTrunk):
+            trunk = destination.trunk
+            target_host = f"[{trunk.host}]" if ":" in trunk.host else trunk.host
+            where = Endpoint(trunk.transport, trunk.host, trunk.port)
+            target = Target(request_uri=f"sip:{destination.number}@{target_host}:{trunk.port};user=phone",
+                            destination=where, to_uri=f"<sip:{destination.number}@{target_host};user=phone>",
+                            number=dialled[0], name="")
+            self._execute(call, call.ring([Stage((target,))], now), now)
+            return
+        callee, callee_group = destination.user, destination.group
+        aor = f"sip:{callee.user_id}@{callee_group.domain}"
+        bindings = location.current(aor, self._wall_clock())
+        if not bindings:
+            self._execute(call, call.reject(480, now, "Temporarily Unavailable"), now)
+            return
+        if not callee.services.call_waiting.active and self.live.is_on_call(callee.user_id):
+            self._execute(call, call.reject(486, now, "Busy Here"), now)
+            return
+        caller_view = identity.caller_for_internal_callee(caller_id, callee, callee_group,
+                                                          caller_internal=caller_internal)
+        to_uri = f'{quote(callee.display_name)} <sip:{callee.extension or callee.user_id}@' \
+                 f'{callee_group.domain}>'
+        number, name = (callee.extension or callee.main_number or callee.user_id), callee.display_name
+        targets = tuple(
+            Target(request_uri=b.contact, destination=b.source, to_uri=to_uri, user_id=callee.user_id,
+                   caller_view=caller_view, number=number, name=name)
+            for b in bindings
+        )
+        connected = identity.connected_party(callee, callee_group, caller_internal=caller_internal)
+        call.on_leg_answered = lambda leg: connected
+        self._execute(call, call.ring([Stage(targets)], now), now)
+
+    # -- events ------------------------------------------------------------------------------------------
+    def on_in_dialog_request(self, event: RequestReceived, now: float) -> None:
+        request = event.request
+        call = self.calls.get((request.call_id, request.to.tag or ""))
+        if call is None:
+            self.stack.reply(event.transaction, 481, now)
+            return
+        leg = self._leg_of(call, request.call_id)
+        if leg is None:
+            actions = call.on_a_request(request, event.transaction, now)
+        else:
+            actions = call.on_b_request(leg, request, event.transaction, now)
+        self._execute(call, actions, now)
+
+    def on_ack(self, event: AckReceived, now: float) -> None:
+        request = event.request
+        call = self.calls.get((request.call_id, request.to.tag or ""))
+        if call is None:
+            return
+        leg = self._leg_of(call, request.call_id)
+        actions = call.on_a_ack(request, now) if leg is None else call.on_b_ack(leg, request, now)
+        self._execute(call, actions, now)
+
+    def on_cancel(self, event: CancelReceived, now: float) -> None:
+        call = event.invite.user_data
+        if isinstance(call, Call):
+            self._execute(call, call.on_a_cancel(now), now)
+
+    def on_response(self, event: ResponseReceived, now: float) -> None:
+        context = event.transaction.user_data
+        if isinstance(context, TxnContext):
+            self._execute(context.call, context.call.on_response(context, event.response, now), now)
+
+    def on_stray_response(self, event: StrayResponseReceived, now: float) -> None:
+        """A 2xx whose INVITE transaction is gone: give it to its call, which ACKs (and BYEs if needed)."""
+        response = event.response
+        call = self.calls.get((response.call_id, response.from_.tag or ""))
+        leg = self._leg_of(call, response.call_id) if call is not None else None
+        if call is not None and leg is not None:
+            self._execute(call, call.on_response(TxnContext(call, leg, "invite"), response, now), now)
+
+    def on_client_timeout(self, event: ClientTransactionTimedOut, now: float) -> None:
+        context = event.transaction.user_data
+        if isinstance(context, TxnContext):
+            self._execute(context.call, context.call.on_timeout(context, now), now)
+
+    def on_server_timeout(self, event: ServerTransactionTimedOut, now: float) -> None:
+        if event.call_id is None:
+            return
+        for key, call in list(self.calls.items()):
+            if key[0] == event.call_id and call.a_invite.call_id == event.call_id:
+                self._execute(call, call.on_a_ack_timeout(now), now)
+                return
+
+    # -- timers ------------------------------------------------------------------------------------------
+    def next_deadline(self) -> float | None:
+        return self._timers.next_deadline()
+
+    def on_timer(self, now: float) -> None:
+        for call in self._timers.pop_due(now):
+            self._timer_of.pop(id(call), None)
+            self._execute(call, call.on_timer(now), now)
+
+    def _rearm(self, call: Call) -> None:
+        handle = self._timer_of.pop(id(call), None)
+        if handle is not None:
+            self._timers.cancel(handle)
+        deadline = call.next_deadline()
+        if deadline is not None:
+            self._timer_of[id(call)] = self._timers.schedule(deadline, call)
+
+    # -- actions -----------------------------------------------------------------------------------------
+    def _execute(self, call: Call, actions: Iterable[Action], now: float) -> None:
+        ended = False
+        for action in actions:
+            if isinstance(action, Respond):
+                self.stack.respond(action.txn, action.response, now)
+                if action.retransmit_until_ack:
+                    self.stack.transactions.start_2xx_retransmission(
+                        action.response, action.txn.response_destination, now)
+            elif isinstance(action, SendRequest):
+                txn = self.stack.send_request(action.request, action.destination, now)
+                txn.user_data = action.context
+                leg = action.context.leg
+                if action.context.purpose == "invite" and leg is not None:
+                    self.calls[(leg.call_id, leg.local_tag)] = call
+            elif isinstance(action, SendAck):
+                self.stack.send_raw(action.request.serialize(), action.destination)
+            elif isinstance(action, LegStateChanged):
+                self.live.publish(action)
+            elif isinstance(action, CallEnded):
+                ended = True
+        if ended:
+            self._ended(call, now)
+        else:
+            self._rearm(call)
+
+    def _ended(self, call: Call, now: float) -> None:
+        handle = self._timer_of.pop(id(call), None)
+        if handle is not None:
+            self._timers.cancel(handle)
+        presentation = self._presentations.pop(id(call), None)
+        # Keep the dialog keys for a little while? In-dialog stragglers get 481: that is the RFC's answer.
+        self.calls.pop(call.a_key, None)
+        for leg in call.legs:
+            self.calls.pop((leg.call_id, leg.local_tag), None)
+        self.completed += 1
+        if presentation is not None:
+            rows = call_log_rows(call, presentation, self._wall_clock() - now)
+            task = asyncio.get_running_loop().create_task(self._write_log(rows))
+            self._log_tasks.add(task)
+            task.add_done_callback(self._log_tasks.discard)
+
+    async def _write_log(self, rows: list) -> None:  # type: ignore[type-arg]
+        try:
+            await self.call_log.add_rows(rows)
+        except Exception:
+            log.exception("call_log_write_failed", rows=len(rows))
+
+    async def flush(self) -> None:
+        while self._log_tasks:
+            await asyncio.gather(*list(self._log_tasks), return_exceptions=True)
+
+    @staticmethod
+    def _leg_of(call: Call, call_id: str) -> BLeg | None:
+        if call.a_invite.call_id == call_id:
+            return None
+        return next((leg for leg in call.legs if leg.call_id == call_id), None)

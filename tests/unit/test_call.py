@@ -1,0 +1,181 @@
+"""The two-leg call machine: forking, first 2xx wins, CANCEL with Reason, late 2xx ACK+BYE, hang-ups, relays."""
+
+from __future__ import annotations
+
+from sipserver.address import Endpoint
+from sipserver.b2bua.call import (
+    CALL_COMPLETED_ELSEWHERE,
+    Action,
+    Call,
+    CallEnded,
+    CallState,
+    LocalAddress,
+    Party,
+    Respond,
+    SendAck,
+    SendRequest,
+    Stage,
+    Target,
+)
+from sipserver.message import SipRequest, SipResponse, build_response
+from sipserver.parser import parse_message
+from sipserver.transaction import TransactionLayer
+
+A_SOURCE = Endpoint("udp", "127.0.0.1", 6001)
+B1 = Endpoint("udp", "127.0.0.1", 6002)
+B2 = Endpoint("udp", "127.0.0.1", 6003)
+LOCAL = LocalAddress("127.0.0.1", 5060)
+SDP = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+
+
+def a_invite(body: bytes = SDP) -> SipRequest:
+    text = (
+        "INVITE sip:202@callconnect.local SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bK-a1;rport\r\n"
+        "Max-Forwards: 70\r\n"
+        "From: <sip:201@callconnect.local>;tag=caller\r\n"
+        "To: <sip:202@callconnect.local>\r\n"
+        "Call-ID: a-call\r\n"
+        "CSeq: 1 INVITE\r\n"
+        "Contact: <sip:201@127.0.0.1:6001>\r\n"
+        + ("Content-Type: application/sdp\r\n" if body else "")
+        + f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    message = parse_message(text.encode() + body)
+    assert isinstance(message, SipRequest)
+    return message
+
+
+def new_call(body: bytes = SDP) -> tuple[Call, TransactionLayer]:
+    layer = TransactionLayer()
+    invite = a_invite(body)
+    outcome = layer.on_request(invite, A_SOURCE, 0.0)
+    txn = outcome.txn  # type: ignore[union-attr]
+    call = Call.create(a_invite=invite, a_txn=txn, a_source=A_SOURCE, local=LOCAL,
+                       caller=Party('"Jean" <sip:201@callconnect.local>'), caller_user_id="u201", now=0.0)
+    return call, layer
+
+
+def targets(*destinations: Endpoint) -> tuple[Target, ...]:
+    return tuple(Target(request_uri=f"sip:202@{d.host}:{d.port}", destination=d,
+                        to_uri="<sip:202@callconnect.local>", user_id="u202") for d in destinations)
+
+
+def sent(actions: list[Action], purpose: str) -> list[SendRequest]:
+    return [a for a in actions if isinstance(a, SendRequest) and a.context.purpose == purpose]
+
+
+def answer(request: SipRequest, status: int, tag: str, body: bytes = b"") -> SipResponse:
+    headers = [("Contact", f"<sip:202@127.0.0.1:{6000 + len(tag)}>")]
+    if body:
+        headers.append(("Content-Type", "application/sdp"))
+    return build_response(request, status, to_tag=tag, headers=headers, body=body)
+
+
+def test_fork_first_answer_wins_and_others_are_cancelled_with_reason() -> None:
+    call, _ = new_call()
+    actions = call.ring([Stage(targets(B1, B2))], now=0.0)
+    invites = sent(actions, "invite")
+    assert [i.destination for i in invites] == [B1, B2]
+    assert all(i.request.body == SDP for i in invites)
+    leg1, leg2 = (i.context for i in invites)
+    # both ring; the caller hears one 180 per ringing leg
+    ringing = call.on_response(leg1, answer(invites[0].request, 180, "t1"), 1.0)
+    assert [a.response.status for a in ringing if isinstance(a, Respond)] == [180]
+    call.on_response(leg2, answer(invites[1].request, 180, "t2"), 1.0)
+    # leg 2 answers
+    actions = call.on_response(leg2, answer(invites[1].request, 200, "t2", SDP), 2.0)
+    cancels = sent(actions, "cancel")
+    assert len(cancels) == 1 and cancels[0].destination == B1
+    assert cancels[0].request.headers.get("Reason") == CALL_COMPLETED_ELSEWHERE
+    acks = [a for a in actions if isinstance(a, SendAck)]
+    assert len(acks) == 1 and acks[0].destination == B2
+    [ok] = [a for a in actions if isinstance(a, Respond)]
+    assert ok.response.status == 200 and ok.retransmit_until_ack and ok.response.body == SDP
+    assert call.state is CallState.ANSWERED and call.winner is leg2.leg
+
+
+def test_late_2xx_from_losing_fork_is_acked_and_byed() -> None:
+    call, _ = new_call()
+    invites = sent(call.ring([Stage(targets(B1, B2))], now=0.0), "invite")
+    call.on_response(invites[0].context, answer(invites[0].request, 200, "t1", SDP), 1.0)
+    actions = call.on_response(invites[1].context, answer(invites[1].request, 200, "t2", SDP), 1.1)
+    assert [a.destination for a in actions if isinstance(a, SendAck)] == [B2]
+    byes = sent(actions, "bye")
+    assert len(byes) == 1 and byes[0].destination == B2
+
+
+def test_all_busy_gives_486_and_ends() -> None:
+    call, _ = new_call()
+    invites = sent(call.ring([Stage(targets(B1, B2))], now=0.0), "invite")
+    call.on_response(invites[0].context, answer(invites[0].request, 486, "t1"), 1.0)
+    actions = call.on_response(invites[1].context, answer(invites[1].request, 486, "t2"), 1.0)
+    [final] = [a for a in actions if isinstance(a, Respond)]
+    assert final.response.status == 486
+    assert any(isinstance(a, CallEnded) for a in actions)
+
+
+def test_decline_6xx_cancels_the_other_legs() -> None:
+    call, _ = new_call()
+    invites = sent(call.ring([Stage(targets(B1, B2))], now=0.0), "invite")
+    call.on_response(invites[1].context, answer(invites[1].request, 180, "t2"), 0.5)
+    actions = call.on_response(invites[0].context, answer(invites[0].request, 603, "t1"), 1.0)
+    assert [c.destination for c in sent(actions, "cancel")] == [B2]
+    assert [a.response.status for a in actions if isinstance(a, Respond)] == [603]
+
+
+def test_caller_cancel_gives_487_and_cancels_every_leg() -> None:
+    call, _ = new_call()
+    invites = sent(call.ring([Stage(targets(B1))], now=0.0), "invite")
+    call.on_response(invites[0].context, answer(invites[0].request, 180, "t1"), 0.5)
+    actions = call.on_a_cancel(1.0)
+    assert len(sent(actions, "cancel")) == 1
+    assert [a.response.status for a in actions if isinstance(a, Respond)] == [487]
+    assert call.state is CallState.ENDED
+
+
+def test_no_answer_stage_moves_on_then_times_out_with_408() -> None:
+    call, _ = new_call()
+    call.overall_limit = 60.0
+    stages = [Stage(targets(B1), ring_seconds=15.0), Stage(targets(B2))]
+    first = sent(call.ring(stages, now=0.0), "invite")
+    call.on_response(first[0].context, answer(first[0].request, 180, "t1"), 1.0)
+    assert call.next_deadline() == 16.0
+    actions = call.on_timer(16.0)
+    assert [c.destination for c in sent(actions, "cancel")] == [B1]
+    assert [i.destination for i in sent(actions, "invite")] == [B2]
+    actions = call.on_timer(60.0)
+    assert [a.response.status for a in actions if isinstance(a, Respond)] == [408]
+
+
+def test_bye_from_caller_hangs_up_the_callee() -> None:
+    call, layer = new_call()
+    invites = sent(call.ring([Stage(targets(B1))], now=0.0), "invite")
+    call.on_response(invites[0].context, answer(invites[0].request, 200, "t1", SDP), 1.0)
+    ack = a_invite()
+    ack.method = "ACK"
+    ack.headers.set("CSeq", "1 ACK")
+    call.on_a_ack(ack, 1.1)
+    assert call.state is CallState.CONFIRMED
+    bye = a_invite(b"")
+    bye.method = "BYE"
+    bye.headers.set("CSeq", "2 BYE")
+    bye.headers.set("To", f"<sip:202@callconnect.local>;tag={call.a_tag}")
+    txn = layer.on_request(bye, A_SOURCE, 2.0).txn  # type: ignore[union-attr]
+    actions = call.on_a_request(bye, txn, 2.0)
+    assert [a.response.status for a in actions if isinstance(a, Respond)] == [200]
+    assert [b.destination for b in sent(actions, "bye")] == [B1]
+    assert any(isinstance(a, CallEnded) for a in actions)
+
+
+def test_late_offer_acks_the_callee_with_the_callers_answer() -> None:
+    call, _ = new_call(body=b"")
+    invites = sent(call.ring([Stage(targets(B1))], now=0.0), "invite")
+    assert invites[0].request.body == b""
+    actions = call.on_response(invites[0].context, answer(invites[0].request, 200, "t1", SDP), 1.0)
+    assert not [a for a in actions if isinstance(a, SendAck)]
+    ack = a_invite(SDP)
+    ack.method = "ACK"
+    ack.headers.set("CSeq", "1 ACK")
+    [b_ack] = [a for a in call.on_a_ack(ack, 1.2) if isinstance(a, SendAck)]
+    assert b_ack.request.body == SDP and b_ack.destination == B1
