@@ -17,12 +17,14 @@ DEFAULT_DATA_DIR = Path("callconnect-data")
 DEFAULT_DOMAIN = "callconnect.local"
 DATABASE_FILE = "callconnect.sqlite3"
 NONCE_SECRET_FILE = "nonce.secret"
+DEFAULT_SIP_LISTEN = ListenAddress("127.0.0.1", 5060)
+DEFAULT_HTTP_LISTEN = ListenAddress("127.0.0.1", 8080)
 
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    sip_listen: tuple[ListenAddress, ...] = (ListenAddress("127.0.0.1", 5060),)
-    http_listen: ListenAddress | None = ListenAddress("127.0.0.1", 8080)
+    sip_listen: tuple[ListenAddress, ...] = (DEFAULT_SIP_LISTEN,)
+    http_listen: ListenAddress | None = DEFAULT_HTTP_LISTEN
     data_dir: Path = DEFAULT_DATA_DIR
     domain: str = DEFAULT_DOMAIN
     demo: bool = False

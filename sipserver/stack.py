@@ -12,7 +12,6 @@ from collections.abc import Iterable
 
 from sipserver import transaction as tx
 from sipserver.address import Endpoint
-from sipserver.ids import new_tag
 from sipserver.errors import RemoteProtocolError
 from sipserver.events import (
     AckReceived,
@@ -24,6 +23,7 @@ from sipserver.events import (
     StackEvent,
     StrayResponseReceived,
 )
+from sipserver.ids import new_tag
 from sipserver.message import SipRequest, SipResponse, build_response
 from sipserver.parser import parse_message, validate_request, validate_response
 from sipserver.timers import TimerConfig

@@ -292,7 +292,7 @@ class Call:
         if leg.dialog is None:
             leg.dialog = uac_dialog(leg.invite, response)
             leg.dialog.early = False
-        if self.winner is not None and self.winner is not leg or self.state is CallState.ENDED \
+        if (self.winner is not None and self.winner is not leg) or self.state is CallState.ENDED \
                 or leg.cancel_reason is not None:
             # A 2xx after another leg won, after CANCEL, or after the call ended: ACK it, then BYE it (§15).
             actions.append(self._ack_b(leg, response))
