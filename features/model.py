@@ -617,7 +617,7 @@ class DaySchedule(_Setting):
             return
         if self.active and self.start >= self.end:
             yield "end", f"must be after start ({format_minutes(self.start)}), got {format_minutes(self.end)}"
-        if self.active and self.lunch_active:
+        elif self.active and self.lunch_active:
             if self.lunch_start >= self.lunch_end:
                 yield "lunch_end", (f"must be after lunch_start ({format_minutes(self.lunch_start)}), "
                                     f"got {format_minutes(self.lunch_end)}")

@@ -8,7 +8,7 @@ stored in clear: applying hashes them. This module knows nothing of storage or S
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from features.model import Blf, DaySchedule, Schedule, ServiceSettings, Voicemail
 from provisioning.model import (
@@ -30,7 +30,7 @@ DEMO_DOMAIN: Final = "callconnect.local"
 DEMO_GROUP_ID: Final = "demo"
 
 # (user_id, first name, last name, extension, language)
-_PEOPLE: Final = (
+_PEOPLE: Final[tuple[tuple[str, str, str, str, Literal["fr", "nl", "en"]], ...]] = (
     ("jean.dupont", "Jean", "Dupont", "201", "fr"),
     ("marie.martin", "Marie", "Martin", "202", "fr"),
     ("pieter.peeters", "Pieter", "Peeters", "203", "nl"),

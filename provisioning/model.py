@@ -494,8 +494,8 @@ class GroupDescription:
         names: dict[str, tuple[str, str]] = {}  # user_id / sip_username / extension -> (user, what)
         for i, user in enumerate(self.users):
             at = f"users[{i}]"
-            for what, name in (("user_id", user.user_id), ("sip_username", user.sip_username),
-                               ("extension", user.extension)):
+            for what, name in (("extension", user.extension), ("sip_username", user.sip_username),
+                               ("user_id", user.user_id)):
                 if name is None:
                     continue
                 other = names.get(name)
