@@ -113,6 +113,9 @@ class ApplyReport:
     def count(self, kind: str) -> ChangeCount:
         return self.changes.get(kind, ChangeCount())
 
+    def __str__(self) -> str:
+        return self.summary()
+
     def summary(self) -> str:
         """`group demo: no changes` or `group demo: users 1 created, 2 updated; devices 1 deleted`."""
         parts = []

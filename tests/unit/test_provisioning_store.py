@@ -73,7 +73,7 @@ async def test_apply_creates_then_reports_no_changes(store: SubscriberStore) -> 
     assert report.summary().startswith("group demo: enterprise 1 created; group 1 created;")
     again = await store.apply_group(demo())
     assert not again.changed
-    assert again.summary() == "group demo: no changes"
+    assert again.summary() == "group demo: no changes" == str(again)
 
 
 async def test_next_load_sees_the_change(store: SubscriberStore) -> None:
