@@ -17,6 +17,7 @@ This module knows SQL and the model; it knows nothing of SIP, HTTP or TOML.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -76,6 +77,9 @@ class SqliteSubscriberStore:
         self._loaded_revision: int | None = None
         self._seen_data_version: int | None = None
         self._seen_revision: int | None = None
+        # One aiosqlite connection runs one transaction at a time: tasks sharing this store (the SIP side
+        # reloading, the portal writing) take turns.
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, data_dir: Path | str, *, fallback_domain: str = "callconnect.local",
@@ -117,10 +121,15 @@ class SqliteSubscriberStore:
         return groups[0]
 
     async def list_groups(self) -> list[Group]:
-        rows = await self._db.execute_fetchall("SELECT * FROM groups ORDER BY id")
+        async with self._lock:
+            rows = await self._db.execute_fetchall("SELECT * FROM groups ORDER BY id")
         return [_group(row) for row in rows]
 
     async def get_user(self, user_id: str) -> User | None:
+        async with self._lock:
+            return await self._get_user(user_id)
+
+    async def _get_user(self, user_id: str) -> User | None:
         rows = list(await self._db.execute_fetchall("SELECT * FROM users WHERE user_id = ?", (user_id,)))
         if not rows:
             return None
@@ -130,11 +139,12 @@ class SqliteSubscriberStore:
 
     async def _read_snapshot(self, group_id: str | None) -> tuple[int, list[GroupDescription]]:
         """(revision, groups) read in one transaction, so that both describe the same state."""
-        await self._db.execute("BEGIN")
-        try:
-            return await self._read(group_id)
-        finally:
-            await self._db.rollback()
+        async with self._lock:
+            await self._db.execute("BEGIN")
+            try:
+                return await self._read(group_id)
+            finally:
+                await self._db.rollback()
 
     async def _read(self, group_id: str | None) -> tuple[int, list[GroupDescription]]:
         db = self._db
@@ -221,53 +231,54 @@ class SqliteSubscriberStore:
             final, report = await prepare_apply(desc, current, others, hasher=self._hasher, dry_run=dry_run)
             if dry_run or not report.changed:
                 return report
+            async with self._lock:
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    if await self._revision() != revision:
+                        await self._db.rollback()  # someone else provisioned meanwhile: validate again
+                        continue
+                    await _write_group(self._db, final)
+                    await _bump(self._db)
+                    await self._db.commit()
+                except BaseException:
+                    await self._db.rollback()
+                    raise
+            return report
+        raise RuntimeError(f"group {gid}: provisioning kept changing during {_MAX_ATTEMPTS} attempts")
+
+    async def update_services(self, user_id: str, services: ServiceSettings) -> None:
+        async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
-                if await self._revision() != revision:
-                    await self._db.rollback()  # someone else provisioned meanwhile: validate again
-                    continue
-                await _write_group(self._db, final)
+                rows = list(await self._db.execute_fetchall("SELECT group_id FROM users WHERE user_id = ?",
+                                                            (user_id,)))
+                if not rows:
+                    raise KeyError(user_id)
+                _, groups = await self._read(rows[0]["group_id"])
+                check_update_services(groups[0], user_id, services)
+                await self._db.execute("UPDATE users SET services = ? WHERE user_id = ?",
+                                       (_json(services.to_dict()), user_id))
                 await _bump(self._db)
                 await self._db.commit()
             except BaseException:
                 await self._db.rollback()
                 raise
-            return report
-        raise RuntimeError(f"group {gid}: provisioning kept changing during {_MAX_ATTEMPTS} attempts")
-
-    async def update_services(self, user_id: str, services: ServiceSettings) -> None:
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            rows = list(await self._db.execute_fetchall("SELECT group_id FROM users WHERE user_id = ?",
-                                                        (user_id,)))
-            if not rows:
-                raise KeyError(user_id)
-            _, groups = await self._read(rows[0]["group_id"])
-            check_update_services(groups[0], user_id, services)
-            await self._db.execute("UPDATE users SET services = ? WHERE user_id = ?",
-                                   (_json(services.to_dict()), user_id))
-            await _bump(self._db)
-            await self._db.commit()
-        except BaseException:
-            await self._db.rollback()
-            raise
 
     async def set_portal_password(self, user_id: str, password_hash: str) -> None:
-        user = await self.get_user(user_id)
-        if user is None:
-            raise KeyError(user_id)
-        replace(user, portal_password_hash=password_hash)  # the User constructor checks the format
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            cursor = await self._db.execute("UPDATE users SET portal_password_hash = ? WHERE user_id = ?",
-                                            (password_hash, user_id))
-            if cursor.rowcount != 1:
-                raise KeyError(user_id)
-            await _bump(self._db)
-            await self._db.commit()
-        except BaseException:
-            await self._db.rollback()
-            raise
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                user = await self._get_user(user_id)
+                if user is None:
+                    raise KeyError(user_id)
+                replace(user, portal_password_hash=password_hash)  # the User constructor checks the format
+                await self._db.execute("UPDATE users SET portal_password_hash = ? WHERE user_id = ?",
+                                       (password_hash, user_id))
+                await _bump(self._db)
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
 
     async def _revision(self) -> int:
         rows = list(await self._db.execute_fetchall("SELECT revision FROM provisioning_state"))

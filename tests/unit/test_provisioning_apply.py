@@ -216,3 +216,13 @@ def test_dump_writes_only_non_default_settings() -> None:
     assert marie_doc["services"] == {"forward_no_answer": {"rings": 5}}
     jean_doc = next(u for u in doc["users"] if u["user_id"] == "jean.dupont")
     assert jean_doc["services"]["voicemail"] == {"active": True}
+
+
+def test_the_documented_example_is_valid() -> None:
+    import re
+
+    doc = (EXAMPLE.parents[1] / "docs" / "provisioning.md").read_text(encoding="utf-8")
+    match = re.search(r"## Example.*?```toml\n(.*?)```", doc, re.S)
+    assert match is not None
+    d = loads_group(match.group(1), "provisioning.md")
+    assert [u.user_id for u in d.users] == ["jean.dupont", "marie.martin"]

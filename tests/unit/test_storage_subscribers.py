@@ -3,6 +3,7 @@ durability across reopen, and optimistic retry when someone else provisions mean
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -129,3 +130,20 @@ async def test_services_are_stored_as_json(tmp_path: Path) -> None:
         names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         cells = [str(cell) for name in names for row in conn.execute(f"SELECT * FROM {name}") for cell in row]
     assert not [c for c in cells if "demo201" in c or "portal201" in c]  # no clear password anywhere
+
+
+async def test_tasks_sharing_one_store_take_turns(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    try:
+        await store.apply_group(demo_group_description())
+        settings = [ServiceSettings(dnd=DoNotDisturb(active=i % 2 == 0)) for i in range(10)]
+        await asyncio.gather(
+            *(store.update_services("jean.dupont", s) for s in settings),
+            *(store.load_directory() for _ in range(10)),
+            *(store.get_user("marie.martin") for _ in range(5)),
+            store.apply_group(demo_group_description(keep_user_settings=True)),
+        )
+        jean = await store.get_user("jean.dupont")
+        assert jean is not None and jean.services == settings[-1]
+    finally:
+        await store.close()
