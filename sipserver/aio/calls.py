@@ -36,6 +36,7 @@ from sipserver.b2bua.cdr import CallLogStore, Presentation, call_log_rows
 from sipserver.b2bua.live import LiveCalls
 from sipserver.b2bua.location import LocationService
 from sipserver.b2bua.routing import ToTrunk, ToUser, Unroutable, parse_dialled, route, route_from_trunk
+from sipserver.b2bua.uac_auth import ClientCredentials
 from sipserver.events import (
     AckReceived,
     CancelReceived,
@@ -140,9 +141,12 @@ class CallController:
             trunk = destination.trunk
             target_host = f"[{trunk.host}]" if ":" in trunk.host else trunk.host
             where = Endpoint(trunk.transport, trunk.host, trunk.port)
+            credentials = None
+            if trunk.username and trunk.password:
+                credentials = ClientCredentials(trunk.username, trunk.password, trunk.realm)
             target = Target(request_uri=f"sip:{destination.number}@{target_host}:{trunk.port};user=phone",
                             destination=where, to_uri=f"<sip:{destination.number}@{target_host};user=phone>",
-                            number=dialled[0], name="")
+                            number=dialled[0], name="", credentials=credentials)
             self._execute(call, call.ring([Stage((target,))], now), now)
             return
         callee, callee_group = destination.user, destination.group

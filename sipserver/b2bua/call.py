@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sipserver.address import Endpoint
+from sipserver.b2bua.uac_auth import ClientCredentials, answer_challenge
 from sipserver.dialog import Dialog, uac_dialog, uas_dialog
 from sipserver.ids import new_call_id, new_tag
 from sipserver.message import Headers, SipRequest, SipResponse, build_response
@@ -78,6 +79,7 @@ class Target:
     number: str = ""
     name: str = ""
     extra_headers: tuple[tuple[str, str], ...] = ()
+    credentials: ClientCredentials | None = None  # ours towards a trunk that challenges (401/407)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,7 @@ class BLeg:
     final_status: int | None = None
     cancel_reason: str | None = None
     stage_index: int = 0
+    auth_tried: bool = False
 
     @property
     def call_id(self) -> str:
@@ -285,8 +288,29 @@ class Call:
         if status < 300:
             self._on_b_answer(leg, response, now, actions)
             return
+        if status in (401, 407) and self._retry_with_credentials(leg, response, actions):
+            return
         if leg.state in (LegState.CALLING, LegState.EARLY, LegState.CANCELLING):
             self._leg_failed(leg, status, now, actions, response)
+
+    def _retry_with_credentials(self, leg: BLeg, response: SipResponse, actions: list[Action]) -> bool:
+        """A trunk challenged our INVITE: send it again, once, with our credentials (RFC 3261 §22.2)."""
+        credentials = leg.target.credentials
+        if credentials is None or leg.auth_tried or leg.cancel_reason is not None or self.state is not \
+                CallState.RINGING:
+            return False
+        answer = answer_challenge(response, "INVITE", leg.invite.uri, credentials)
+        if answer is None:
+            return False
+        retry = SipRequest("INVITE", leg.invite.uri, leg.invite.headers.copy(), leg.invite.body)
+        retry.headers.set("Via", self.local.via(leg.target.destination.transport))
+        retry.headers.set("CSeq", f"{leg.invite.cseq.number + 1} INVITE")
+        retry.headers.set(answer[0], answer[1])
+        leg.invite = retry
+        leg.auth_tried = True
+        leg.state = LegState.CALLING
+        actions.append(SendRequest(retry, leg.target.destination, TxnContext(self, leg, "invite")))
+        return True
 
     def _on_b_answer(self, leg: BLeg, response: SipResponse, now: float, actions: list[Action]) -> None:
         if leg.dialog is None:
@@ -517,7 +541,10 @@ class Call:
 
     def _best_failure(self) -> int:
         """RFC 3261 §16.7 step 6, simplified: busy if anyone was busy, else the lowest 4xx, else 480."""
-        statuses = [leg.final_status for leg in self.legs if leg.final_status is not None]
+        # A challenge from a callee or trunk is not the caller's to answer: it becomes 403 (RFC 3261 §16.7 step 6
+        # lets a proxy forward it, but as a B2BUA the credentials would be ours, not the caller's).
+        statuses = [403 if leg.final_status in (401, 407) else leg.final_status
+                    for leg in self.legs if leg.final_status is not None]
         if 486 in statuses or 600 in statuses:
             return 486
         client = sorted(s for s in statuses if 400 <= s < 500 and s not in (408, 487))

@@ -179,3 +179,29 @@ def test_late_offer_acks_the_callee_with_the_callers_answer() -> None:
     ack.headers.set("CSeq", "1 ACK")
     [b_ack] = [a for a in call.on_a_ack(ack, 1.2) if isinstance(a, SendAck)]
     assert b_ack.request.body == SDP and b_ack.destination == B1
+
+
+def test_trunk_challenge_is_answered_once_with_our_credentials() -> None:
+    from sipserver.b2bua.uac_auth import ClientCredentials
+    from sipserver.digest import DigestAuthenticator, parse_credentials
+
+    call, _ = new_call()
+    trunk = Target(request_uri="sip:+3225551234@127.0.0.1:5090;user=phone", destination=B1,
+                   to_uri="<sip:+3225551234@127.0.0.1;user=phone>",
+                   credentials=ClientCredentials("acme", "s3cret", "carrier.example"))
+    [invite] = sent(call.ring([Stage((trunk,))], now=0.0), "invite")
+    carrier = DigestAuthenticator(b"k" * 32)
+    challenge = build_response(invite.request, 407, to_tag="c1",
+                               headers=carrier.challenge_headers("carrier.example", 0.0, proxy=True))
+    [retry] = sent(call.on_response(invite.context, challenge, 0.1), "invite")
+    assert retry.request.cseq.number == 2
+    assert retry.request.top_via.branch != invite.request.top_via.branch
+    assert retry.request.call_id == invite.request.call_id
+    creds = parse_credentials(retry.request.headers.get("Proxy-Authorization") or "")
+    assert creds is not None and creds.username == "acme"
+    # a second challenge is a failure, not a loop
+    again = build_response(retry.request, 407, to_tag="c2",
+                           headers=carrier.challenge_headers("carrier.example", 0.2, proxy=True))
+    actions = call.on_response(retry.context, again, 0.2)
+    assert not sent(actions, "invite")
+    assert [a.response.status for a in actions if isinstance(a, Respond)] == [403]
