@@ -76,6 +76,7 @@ class CallController:
         self._presentations: dict[int, Presentation] = {}
         self._timers: TimerQueue[Call] = TimerQueue()
         self._timer_of: dict[int, TimerHandle] = {}
+        self._ringing: dict[tuple[str, str, int], Call] = {}  # (Call-ID, From tag, CSeq) of A legs: loop check
         self._log_tasks: set[asyncio.Task[None]] = set()
         self.completed = 0
 
@@ -118,6 +119,11 @@ class CallController:
         if max_forwards is not None and max_forwards <= 0:
             self.stack.reply(txn, 483, now, "Too Many Hops")
             return None
+        merge_key = (request.call_id, request.from_.tag or "", request.cseq.number)
+        if merge_key in self._ringing:
+            # RFC 3261 §8.2.2.2: the same request reached us again by another path (a forking loop).
+            self.stack.reply(txn, 482, now, "Loop Detected")
+            return None
         if not self.admission.admit(now, len(self)):
             self.stack.reply(txn, 503, now, "Service Unavailable",
                              (("Retry-After", str(self.admission.policy.retry_after)),))
@@ -126,6 +132,7 @@ class CallController:
                            caller=caller, caller_user_id=caller_user_id, now=now, overall_limit=RING_LIMIT_SECONDS)
         txn.user_data = call
         self.calls[call.a_key] = call
+        self._ringing[merge_key] = call
         self._presentations[id(call)] = Presentation(caller_as_seen=("", ""), dialled=("", ""))
         return call
 
@@ -276,6 +283,8 @@ class CallController:
         presentation = self._presentations.pop(id(call), None)
         # Keep the dialog keys for a little while? In-dialog stragglers get 481: that is the RFC's answer.
         self.calls.pop(call.a_key, None)
+        a = call.a_invite
+        self._ringing.pop((a.call_id, a.from_.tag or "", a.cseq.number), None)
         for leg in call.legs:
             self.calls.pop((leg.call_id, leg.local_tag), None)
         self.completed += 1
