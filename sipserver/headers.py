@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from sipserver.errors import RemoteProtocolError
-from sipserver.uri import Uri, format_params, fresh_copy, parse_uri
+from sipserver.uri import MEMO_MAX_TEXT, Uri, UriParts, format_params, parse_uri, uri_from_parts, uri_parts
 
 __all__ = [
     "CSeq",
@@ -216,10 +216,12 @@ def _bad(what: str, value: str) -> RemoteProtocolError:
 
 # The value parsers below are pure functions of their text, and the same values come back within a dialog (From,
 # To, Contact in every request and response) and a transaction (CSeq, our Via in every response): bounded memos
-# of prototypes make them cheap. Mutable results are handed out as fresh copies, never shared.
+# of their parts (tuples, with private copies of the params dicts) make them cheap. Mutable results are new
+# objects on every call, never shared.
 _MEMO_LIMIT = 2048
-_VIA_MEMO: dict[str, Via] = {}
-_NAME_ADDR_MEMO: dict[str, NameAddr] = {}
+_VIA_MEMO: dict[str, tuple[str, str, str, int | None, dict[str, str | None]]] = {}
+_TOP_VIA_MEMO: dict[str, tuple[str, str, str, int | None, dict[str, str | None]]] = {}  # by whole field
+_NAME_ADDR_MEMO: dict[str, tuple[str | None, UriParts | None, dict[str, str | None]]] = {}
 _CSEQ_MEMO: dict[str, CSeq] = {}
 
 
@@ -416,20 +418,29 @@ class Via:
 def parse_via(value: str) -> Via:
     """Parse ONE via-parm. LWS is tolerated inside sent-protocol and around ";" "=" ":" (RFC 4475 wsinv);
     `received=[2001:db8::9:255]` (RFC 5118 §4.5) is accepted as a parameter value. Returns a new object."""
-    proto = _VIA_MEMO.get(value)
-    if proto is None:
-        proto = _parse_via(value)
+    p = _VIA_MEMO.get(value)
+    if p is not None:
+        return Via(p[0], p[1], p[2], p[3], p[4].copy())
+    via = _parse_via(value)
+    if len(value) <= MEMO_MAX_TEXT:
         if len(_VIA_MEMO) >= _MEMO_LIMIT:
             _VIA_MEMO.clear()
-        _VIA_MEMO[value] = proto
-    return Via(proto.protocol, proto.transport, proto.host, proto.port, proto.params.copy())
+        _VIA_MEMO[value] = (via.protocol, via.transport, via.host, via.port, via.params.copy())
+    return via
 
 
 def parse_top_via(value: str) -> Via:
     """Parse the first via-parm of a Via field value, without looking at the rest of the field."""
-    if "," in value or '"' in value:
-        value = _first_element(value).strip(" \t")
-    return parse_via(value)
+    p = _TOP_VIA_MEMO.get(value)
+    if p is not None:
+        return Via(p[0], p[1], p[2], p[3], p[4].copy())
+    first = _first_element(value).strip(" \t") if "," in value or '"' in value else value
+    via = _parse_via(first)
+    if len(value) <= MEMO_MAX_TEXT:
+        if len(_TOP_VIA_MEMO) >= _MEMO_LIMIT:
+            _TOP_VIA_MEMO.clear()
+        _TOP_VIA_MEMO[value] = (via.protocol, via.transport, via.host, via.port, via.params.copy())
+    return via
 
 
 def _parse_via(value: str) -> Via:
@@ -532,16 +543,16 @@ def parse_name_addr(value: str) -> NameAddr:
     the display name and `<` (lwsdisp). A URI in an unknown scheme is returned opaque (unksm2).
     Returns a new object (with its own Uri and params) on every call.
     """
-    proto = _NAME_ADDR_MEMO.get(value)
-    if proto is None:
-        proto = _parse_name_addr(value)
+    p = _NAME_ADDR_MEMO.get(value)
+    if p is not None:
+        up = p[1]
+        return NameAddr(p[0], None if up is None else uri_from_parts(up), p[2].copy())
+    na = _parse_name_addr(value)
+    if len(value) <= MEMO_MAX_TEXT:
         if len(_NAME_ADDR_MEMO) >= _MEMO_LIMIT:
             _NAME_ADDR_MEMO.clear()
-        _NAME_ADDR_MEMO[value] = proto
-    uri = proto.uri
-    return NameAddr(
-        proto.display, None if uri is None else fresh_copy(uri), proto.params.copy() if proto.params else {}
-    )
+        _NAME_ADDR_MEMO[value] = (na.display, None if na.uri is None else uri_parts(na.uri), na.params.copy())
+    return na
 
 
 def _parse_name_addr(value: str) -> NameAddr:
@@ -643,9 +654,10 @@ def parse_cseq(value: str) -> CSeq:
     if method not in _KNOWN_METHODS and not _TOKEN.match(method):
         raise _bad("CSeq method", value)
     cseq = CSeq(number, method)
-    if len(_CSEQ_MEMO) >= _MEMO_LIMIT:
-        _CSEQ_MEMO.clear()
-    _CSEQ_MEMO[value] = cseq
+    if len(value) <= MEMO_MAX_TEXT:
+        if len(_CSEQ_MEMO) >= _MEMO_LIMIT:
+            _CSEQ_MEMO.clear()
+        _CSEQ_MEMO[value] = cseq
     return cseq
 
 

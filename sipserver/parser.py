@@ -153,7 +153,7 @@ def parse_message(data: bytes, *, datagram: bool = True) -> SipRequest | SipResp
         head = head_b.decode("utf-8", "surrogateescape")
         lines = head.split("\r\n")
         start = lines[0]
-        if "\n" not in start and "\r" not in start:
+        if start and "\n" not in start and "\r" not in start:
             # A bare LF or CR inside a header line sends it to the general path too: _tokenize() checks every
             # line it memoizes, so a line found in the memo is clean.
             memo = _LINE_MEMO
@@ -321,10 +321,9 @@ def _check_common(msg: SipRequest | SipResponse) -> str | None:
     for name in _AT_MOST_ONCE:
         if counts.get(name, 0) > 1:
             return f"duplicate {name}"
-    if not msg.call_id:
-        return "empty Call-ID"
-    if len(msg.headers.values("Call-ID")) != 1:
-        return "several Call-ID values"
+    call_id = msg.call_id
+    if not call_id or "," in call_id or " " in call_id or "\t" in call_id:
+        return "malformed Call-ID"  # callid = word ["@" word]: no LWS, no comma (two values in one field)
     msg.from_  # noqa: B018 - parse (and cache) or raise
     msg.to  # noqa: B018
     msg.cseq  # noqa: B018

@@ -27,19 +27,21 @@ from urllib.parse import unquote_to_bytes
 
 from sipserver.errors import RemoteProtocolError
 
-__all__ = ["Uri", "format_params", "fresh_copy", "parse_uri", "parse_uri_uncached"]
+__all__ = ["Uri", "UriParts", "format_params", "parse_uri", "parse_uri_uncached", "uri_from_parts", "uri_parts"]
 
 # --- character classes (RFC 3261 §25.1) ------------------------------------------------------------------------
 # unreserved = alphanum / mark; mark = - _ . ! ~ * ' ( )
 _UNRESERVED = r"A-Za-z0-9\-_.!~*'()"
 # user = 1*( unreserved / escaped / user-unreserved ); user-unreserved = & = + $ , ; ? /
-_USER = rf"[{_UNRESERVED}%&=+$,;?/]+"
+# Tolerated: "#", which phones send unescaped in feature codes (sip:*72#@pbx).
+_USER = rf"[{_UNRESERVED}%&=+$,;?/#]+"
 # password = *( unreserved / escaped / & = + $ , )
 _PASSWORD = rf"[{_UNRESERVED}%&=+$,]*"
 # paramchar = param-unreserved / unreserved / escaped; param-unreserved = [ ] / : & + $
 _PARAMCHAR = rf"[{_UNRESERVED}%\[\]/:&+$]"
-# hname / hvalue characters: hnv-unreserved = [ ] / ? : + $, plus unreserved / escaped; and the & = separators
-_HCHARS = rf"[{_UNRESERVED}%\[\]/?:+$&=]*"
+# hname / hvalue characters: hnv-unreserved = [ ] / ? : + $, plus unreserved / escaped; and the & = separators.
+# Tolerated: "@" (an unescaped Replaces=callid@host is seen in Refer-To).
+_HCHARS = rf"[{_UNRESERVED}%\[\]/?:+$&=@]*"
 # host: hostname or IPv4address (liberal: `_` is seen in the field), or an IPv6 reference. The 3-colon form of
 # RFC 5118 §4.10 passes this loose IPv6 check on purpose (the reference must also hold a ":", checked after).
 _HOST = r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-_.]*[A-Za-z0-9.])?"
@@ -192,10 +194,22 @@ class Uri:
 
 
 # parse_uri() is a pure function of its text, and the same URIs come back all the time (the users' AORs, the
-# phones' contacts, our own Record-Route): a bounded memo of the parsed components makes it cheap. Every call
-# still returns a NEW Uri with its own params dict, so callers may mutate what they get.
-_MEMO: dict[str, Uri] = {}
+# phones' contacts, our own Record-Route): a bounded memo of the parsed parts (a tuple, with a private params
+# dict) makes it cheap. Every call still returns a NEW Uri with its own params dict: callers may mutate it.
+UriParts = tuple[str, "str | None", "str | None", str, "int | None", "dict[str, str | None]", "str | None", "str | None"]
+_MEMO: dict[str, UriParts] = {}
 _MEMO_LIMIT = 2048
+MEMO_MAX_TEXT = 256  # longer texts are not memoized: the memos' memory stays bounded
+
+
+def uri_parts(uri: Uri) -> UriParts:
+    """The fields of `uri` as a tuple (with a copy of its params), for memos."""
+    return (uri.scheme, uri.user, uri.password, uri.host, uri.port, uri.params.copy(), uri.headers, uri.opaque)
+
+
+def uri_from_parts(p: UriParts) -> Uri:
+    """A new Uri (with its own params dict) from `uri_parts()`."""
+    return Uri(p[0], p[1], p[2], p[3], p[4], p[5].copy(), p[6], p[7])
 
 
 def parse_uri(text: str) -> Uri:
@@ -205,24 +219,15 @@ def parse_uri(text: str) -> Uri:
     `<...>` around it, whitespace inside). An unknown scheme is returned as `Uri(scheme, opaque=...)`.
     Returns a new object on every call (never shared).
     """
-    proto = _MEMO.get(text)
-    if proto is None:
-        proto = parse_uri_uncached(text)
+    p = _MEMO.get(text)
+    if p is not None:
+        return Uri(p[0], p[1], p[2], p[3], p[4], p[5].copy(), p[6], p[7])
+    uri = parse_uri_uncached(text)
+    if len(text) <= MEMO_MAX_TEXT:
         if len(_MEMO) >= _MEMO_LIMIT:
             _MEMO.clear()
-        _MEMO[text] = proto
-    return Uri(
-        proto.scheme, proto.user, proto.password, proto.host, proto.port,
-        proto.params.copy() if proto.params else {}, proto.headers, proto.opaque,
-    )
-
-
-def fresh_copy(proto: Uri) -> Uri:
-    """A copy of `proto` with its own params dict (what memoizing parsers hand out)."""
-    return Uri(
-        proto.scheme, proto.user, proto.password, proto.host, proto.port,
-        proto.params.copy() if proto.params else {}, proto.headers, proto.opaque,
-    )
+        _MEMO[text] = uri_parts(uri)
+    return uri
 
 
 def parse_uri_uncached(text: str) -> Uri:
