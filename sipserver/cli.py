@@ -88,11 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             digest_algorithms=args.digest_algorithms,
         )
         return run_server(config)
-    from sipserver import provision_cli
+    from sipserver.provision_cli import apply_file, export_group
 
     if args.action == "apply":
-        return asyncio.run(provision_cli.apply_file(args.file, args.data_dir, dry_run=args.dry_run))
-    return asyncio.run(provision_cli.export_group(args.data_dir, args.group, args.output))
+        return asyncio.run(apply_file(args.file, args.data_dir, dry_run=args.dry_run))
+    return asyncio.run(export_group(args.data_dir, args.group, args.output))
 
 
 if __name__ == "__main__":
