@@ -560,21 +560,22 @@ class TransactionLayer:
         t1, t2 = timers.t1, timers.t2
         self._t1 = t1
         self._t2 = t2
-        # Main timer durations by input, on unreliable and on reliable transports.
-        self._durations: dict[Input, float] = {
-            I.TIMER_B: timers.timer_b,
-            I.TIMER_D: timers.timer_d(False),
-            I.TIMER_F: timers.timer_f,
-            I.TIMER_H: timers.timer_h,
-            I.TIMER_I: timers.timer_i(False),
-            I.TIMER_J: timers.timer_j(False),
-            I.TIMER_K: timers.timer_k(False),
-            I.TIMER_L: timers.timer_l,
-            I.TIMER_M: timers.timer_m,
-        }
-        self._reliable_durations = dict(self._durations)
+        # Main timer durations indexed by input (lists: an IntEnum hashes slowly as a dict key), on unreliable
+        # and on reliable transports.
+        durations = [0.0] * len(Input)
+        durations[I.TIMER_B] = timers.timer_b
+        durations[I.TIMER_D] = timers.timer_d(False)
+        durations[I.TIMER_F] = timers.timer_f
+        durations[I.TIMER_H] = timers.timer_h
+        durations[I.TIMER_I] = timers.timer_i(False)
+        durations[I.TIMER_J] = timers.timer_j(False)
+        durations[I.TIMER_K] = timers.timer_k(False)
+        durations[I.TIMER_L] = timers.timer_l
+        durations[I.TIMER_M] = timers.timer_m
+        reliable = list(durations)
         for inp in (I.TIMER_D, I.TIMER_I, I.TIMER_J, I.TIMER_K):
-            self._reliable_durations[inp] = 0.0
+            reliable[inp] = 0.0
+        self._durations: tuple[list[float], list[float]] = (durations, reliable)
 
     # -- introspection -------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -919,17 +920,6 @@ class TransactionLayer:
             self._fire(txn, then, now, None)
         return step
 
-    def _arm_main(self, txn: ClientTransaction | ServerTransaction, inp: Input, now: float) -> None:
-        """(Re)arm the transaction's main timer (B, D, F, H, I, J, K, L or M); zero means "fire right now"."""
-        if txn._main is not None:
-            self._timers.cancel(txn._main)
-            txn._main = None
-        duration = (self._reliable_durations if txn.reliable else self._durations)[inp]
-        if duration <= 0:
-            txn._then = inp
-        else:
-            txn._main = self._timers.schedule(now + duration, (txn, inp))
-
     def _register_ack_alias(self, txn: ServerTransaction, resp: SipResponse) -> None:
         """RFC 2543 INVITE transactions: the ACK will carry our final response's To tag (§17.2.3)."""
         key = txn.key
@@ -1041,8 +1031,17 @@ def _arm_retransmit(inp: Input, rule: str) -> _Handler:
 
 
 def _arm_main(inp: Input) -> _Handler:
+    """(Re)arm the transaction's main timer (B, D, F, H, I, J, K, L or M); zero means "fire right now"."""
+
     def handler(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResponse | None) -> None:
-        layer._arm_main(txn, inp, now)
+        if txn._main is not None:
+            layer._timers.cancel(txn._main)
+            txn._main = None
+        duration = layer._durations[txn.reliable][inp]
+        if duration <= 0:
+            txn._then = inp
+        else:
+            txn._main = layer._timers.schedule(now + duration, (txn, inp))
 
     return handler
 
