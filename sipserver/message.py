@@ -150,6 +150,17 @@ class Headers:
                 self._cache.clear()
                 return
 
+    def replace_first_value(self, name: str, value: str) -> None:
+        """Replace the first comma-separated element of `name` (our stamp on the top Via)."""
+        key = h.header_key(name)
+        for i, (k, display, old) in enumerate(self._fields):
+            if k == key:
+                rest = h.split_comma_list(old)[1:]
+                self._fields[i] = (k, display, ", ".join([value, *rest]))
+                self._cache.clear()
+                return
+        self.add(name, value)
+
     def copy(self) -> Headers:
         return Headers.from_keyed(list(self._fields))
 

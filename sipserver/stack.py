@@ -72,6 +72,7 @@ class SipStack:
                 self.stats.dropped += 1
             return []
         self.stats.requests += 1
+        _stamp_top_via(request, source)
         if request.method == "CANCEL":
             return self._receive_cancel(request, source, now)
         outcome = self.transactions.on_request(request, source, now)
@@ -193,3 +194,21 @@ def _reason_phrase(exc: RemoteProtocolError) -> str:
     base = REASON_PHRASES.get(exc.status_hint or 400, "Bad Request")
     detail = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in exc.reason)[:80]
     return f"{base} ({detail})" if detail else base
+
+
+def _stamp_top_via(request: SipRequest, source: Endpoint) -> None:
+    """RFC 3261 §18.2.1 `received` when the sent-by host is not where the request came from, and RFC 3581 §4
+    `rport` filled in when the client asked for it; responses copy the Via, so the client learns both."""
+    via = request.top_via
+    rport = via.rport
+    sent_by = via.host[1:-1] if via.host.startswith("[") else via.host
+    if rport != "" and sent_by == source.host:
+        return
+    params = dict(via.params)
+    if sent_by != source.host or rport == "":
+        params["received"] = source.host
+    if rport == "":
+        params["rport"] = str(source.port)
+    stamped = type(via)(protocol=via.protocol, transport=via.transport, host=via.host, port=via.port,
+                        params=params)
+    request.headers.replace_first_value("Via", str(stamped))

@@ -9,6 +9,7 @@ path. This module knows nothing of registrations, users or calls: that is the ap
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Protocol
 
 import structlog
@@ -38,6 +39,7 @@ class SipServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._route_cache: dict[str, str] = {}
 
     async def listen(self, address: ListenAddress) -> ListenAddress:
         self._loop = asyncio.get_running_loop()
@@ -54,9 +56,27 @@ class SipServer:
         return self.loop.time()
 
     def local_address_for(self, peer: Endpoint) -> LocalAddress:
-        """The address we put in Via/Contact towards `peer`: the listener of the same IP family."""
+        """The address we put in Via/Contact towards `peer`: the listener of the same IP family; for a wildcard
+        listener (0.0.0.0, ::), the interface address the kernel would use to reach `peer`."""
         bound = self.transports.udp_address_for(peer.host) or self.transports.bound[0]
-        return LocalAddress(bound.host, bound.port)
+        host = bound.host
+        if host in ("0.0.0.0", "::"):
+            host = self._source_address_towards(peer.host, bound.family)
+        return LocalAddress(host, bound.port)
+
+    def _source_address_towards(self, peer_host: str, family: socket.AddressFamily) -> str:
+        cached = self._route_cache.get(peer_host)
+        if cached is None:
+            try:
+                with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                    probe.connect((peer_host, 9))  # no packet is sent: connect() on UDP only picks a route
+                    cached = str(probe.getsockname()[0])
+            except OSError:
+                cached = "127.0.0.1" if family == socket.AF_INET else "::1"
+            if len(self._route_cache) > 10_000:
+                self._route_cache.clear()
+            self._route_cache[peer_host] = cached
+        return cached
 
     def _on_message(self, data: bytes, source: Endpoint) -> None:
         now = self.loop.time()
