@@ -375,7 +375,7 @@ class Retransmission:
 @dataclass(frozen=True, slots=True)
 class AckAbsorbed:
     """An ACK consumed by an INVITE server transaction (ACK for our non-2xx final: Completed -> Confirmed,
-    or a duplicate in Confirmed). Nothing for the TU."""
+    a duplicate in Confirmed, or a bogus ACK before any final, ignored). Nothing for the TU."""
 
     txn: ServerTransaction
 
