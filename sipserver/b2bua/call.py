@@ -165,6 +165,7 @@ class BLeg:
     cancel_reason: str | None = None
     stage_index: int = 0
     auth_tried: bool = False
+    last_rseq: int | None = None
 
     @property
     def call_id(self) -> str:
@@ -274,6 +275,8 @@ class Call:
         if status < 200:
             if status == 100:
                 return
+            if not self._acknowledge_reliable(leg, response, actions):
+                return  # a retransmission of a reliable provisional we already PRACKed and relayed
             if leg.state is LegState.CALLING:
                 leg.state = LegState.EARLY
                 self._publish_b(leg, "early", actions, remote_tag=response.to.tag)
@@ -292,6 +295,27 @@ class Call:
             return
         if leg.state in (LegState.CALLING, LegState.EARLY, LegState.CANCELLING):
             self._leg_failed(leg, status, now, actions, response)
+
+    def _acknowledge_reliable(self, leg: BLeg, response: SipResponse, actions: list[Action]) -> bool:
+        """RFC 3262: a provisional with `Require: 100rel` and RSeq is PRACKed on the callee's early dialog by
+        us (the caller's side gets it as an ordinary provisional). False for a retransmitted one."""
+        rseq_text = response.headers.get("RSeq")
+        if rseq_text is None or not any(tag.strip().lower() == "100rel"
+                                        for raw in response.headers.get_all("Require") for tag in raw.split(",")):
+            return True
+        try:
+            rseq = int(rseq_text)
+        except ValueError:
+            return True
+        if leg.last_rseq is not None and rseq <= leg.last_rseq:
+            return False
+        leg.last_rseq = rseq
+        if leg.dialog is None or leg.dialog.remote_tag != (response.to.tag or ""):
+            leg.dialog = uac_dialog(leg.invite, response)
+        prack = leg.dialog.new_request("PRACK", via=self.local.via(leg.target.destination.transport),
+                                       extra=(("RAck", f"{rseq} {leg.invite.cseq.number} INVITE"),))
+        actions.append(SendRequest(prack, leg.target.destination, TxnContext(self, leg, "prack")))
+        return True
 
     def _retry_with_credentials(self, leg: BLeg, response: SipResponse, actions: list[Action]) -> bool:
         """A trunk challenged our INVITE: send it again, once, with our credentials (RFC 3261 §22.2)."""
@@ -572,8 +596,11 @@ class Call:
         if caller.privacy is not None:
             headers.add("Privacy", caller.privacy)
         for name, value in _copy(a.headers, _RELAYED_REQUEST_HEADERS):
+            if name.lower() == "supported":
+                continue
             if name.lower() != "reason":
                 headers.add(name, value)
+        headers.add("Supported", "100rel, replaces")  # we PRACK reliable provisionals ourselves (RFC 3262)
         for name, value in target.extra_headers:
             headers.add(name, value)
         headers.add("Content-Length", str(len(a.body)))

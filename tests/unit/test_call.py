@@ -205,3 +205,20 @@ def test_trunk_challenge_is_answered_once_with_our_credentials() -> None:
     actions = call.on_response(retry.context, again, 0.2)
     assert not sent(actions, "invite")
     assert [a.response.status for a in actions if isinstance(a, Respond)] == [403]
+
+
+def test_reliable_provisional_from_callee_is_pracked_once_and_relayed_once() -> None:
+    call, _ = new_call()
+    [invite] = sent(call.ring([Stage(targets(B1))], now=0.0), "invite")
+    assert "100rel" in (invite.request.headers.get("Supported") or "")
+    ringing = build_response(invite.request, 183, to_tag="t1",
+                             headers=[("Require", "100rel"), ("RSeq", "7"), ("Contact", "<sip:202@127.0.0.1:6002>"),
+                                      ("Content-Type", "application/sdp")], body=SDP)
+    actions = call.on_response(invite.context, ringing, 0.5)
+    [prack] = sent(actions, "prack")
+    assert prack.request.headers.get("RAck") == "7 1 INVITE"
+    assert prack.request.uri == "sip:202@127.0.0.1:6002"
+    assert prack.request.to.tag == "t1"
+    assert [a.response.status for a in actions if isinstance(a, Respond)] == [183]
+    again = call.on_response(invite.context, ringing, 1.0)
+    assert not sent(again, "prack") and not [a for a in again if isinstance(a, Respond)]
