@@ -43,9 +43,7 @@ dialog layer gets 2xx-ACKs and stray 2xx responses and decides what they mean.
 
 from __future__ import annotations
 
-import base64
 import enum
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, TypeAlias, cast
@@ -53,6 +51,7 @@ from typing import NamedTuple, TypeAlias, cast
 from sipserver.address import Endpoint
 from sipserver.errors import LocalProtocolError
 from sipserver.headers import Via, display_name, header_key
+from sipserver.ids import MAGIC_COOKIE, new_branch, new_tag
 from sipserver.message import Headers, SipRequest, SipResponse, build_response
 from sipserver.timers import TimerConfig, TimerHandle, TimerQueue
 
@@ -86,21 +85,6 @@ __all__ = [
     "response_destination",
 ]
 
-MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7
-
-
-def _token(nbytes: int) -> str:
-    return base64.urlsafe_b64encode(os.urandom(nbytes)).rstrip(b"=").decode("ascii")
-
-
-def new_branch() -> str:
-    """A fresh Via branch: the magic cookie and 96 random bits (16 url-safe characters), RFC 3261 §8.1.1.7."""
-    return MAGIC_COOKIE + _token(12)
-
-
-def new_tag() -> str:
-    """A fresh From/To tag (RFC 3261 §19.3): 72 random bits."""
-    return _token(9)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -222,3 +222,83 @@ def test_reliable_provisional_from_callee_is_pracked_once_and_relayed_once() -> 
     assert [a.response.status for a in actions if isinstance(a, Respond)] == [183]
     again = call.on_response(invite.context, ringing, 1.0)
     assert not sent(again, "prack") and not [a for a in again if isinstance(a, Respond)]
+
+
+def _confirmed_call() -> tuple[Call, TransactionLayer, SendRequest]:
+    call, layer = new_call()
+    [invite] = sent(call.ring([Stage(targets(B1))], now=0.0), "invite")
+    call.on_response(invite.context, answer(invite.request, 200, "t1", SDP), 1.0)
+    ack = a_invite()
+    ack.method = "ACK"
+    ack.headers.set("CSeq", "1 ACK")
+    call.on_a_ack(ack, 1.1)
+    return call, layer, invite
+
+
+def _in_dialog_from_a(call: Call, method: str, cseq: int, body: bytes = b"") -> SipRequest:
+    request = a_invite(body)
+    request.method = method
+    request.headers.set("CSeq", f"{cseq} {method}")
+    request.headers.set("To", f"<sip:202@callconnect.local>;tag={call.a_tag}")
+    request.headers.set("Via", f"SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bK-a{cseq}{method}")
+    return request
+
+
+HOLD_SDP = SDP + b"a=sendonly\r\n"
+
+
+def test_hold_reinvite_from_caller_is_relayed_and_its_answer_comes_back() -> None:
+    call, layer, _ = _confirmed_call()
+    reinvite = _in_dialog_from_a(call, "INVITE", 2, HOLD_SDP)
+    txn = layer.on_request(reinvite, A_SOURCE, 2.0).txn  # type: ignore[union-attr]
+    [relay] = sent(call.on_a_request(reinvite, txn, 2.0), "relay")
+    assert relay.destination == B1 and relay.request.body == HOLD_SDP
+    assert relay.request.to.tag == "t1" and relay.request.uri == "sip:202@127.0.0.1:6002"
+    answer_sdp = SDP + b"a=recvonly\r\n"
+    ok = build_response(relay.request, 200, headers=[("Content-Type", "application/sdp")], body=answer_sdp)
+    [back] = [a for a in call.on_response(relay.context, ok, 2.1) if isinstance(a, Respond)]
+    assert back.txn is txn and back.response.status == 200 and back.response.body == answer_sdp
+    assert back.retransmit_until_ack
+    # the caller's ACK for the re-INVITE goes on to the callee with the callee-side CSeq
+    ack = _in_dialog_from_a(call, "ACK", 2)
+    [b_ack] = [a for a in call.on_a_ack(ack, 2.2) if isinstance(a, SendAck)]
+    assert b_ack.request.cseq.number == relay.request.cseq.number and b_ack.request.cseq.method == "ACK"
+
+
+def test_info_from_callee_is_relayed_to_the_caller() -> None:
+    call, layer, invite = _confirmed_call()
+    leg = invite.context.leg
+    assert leg is not None and leg.dialog is not None
+    info = leg.dialog.new_request("INFO", via="SIP/2.0/UDP 127.0.0.1:6002;branch=z9hG4bK-binfo",
+                                  body=b"Signal=5\r\n", content_type="application/dtmf-relay")
+    # from the callee's point of view From/To are swapped
+    info.headers.set("From", f"<sip:202@callconnect.local>;tag={leg.dialog.remote_tag}")
+    info.headers.set("To", f"{leg.dialog.local_uri};tag={leg.dialog.local_tag}")
+    info.headers.set("CSeq", "5 INFO")
+    txn = layer.on_request(info, B1, 3.0).txn  # type: ignore[union-attr]
+    [relay] = sent(call.on_b_request(leg, info, txn, 3.0), "relay")
+    assert relay.destination == A_SOURCE and relay.request.body == b"Signal=5\r\n"
+    assert relay.request.headers.get("Content-Type") == "application/dtmf-relay"
+    assert relay.request.to.tag == "caller" and relay.request.from_.tag == call.a_tag
+
+
+def test_bye_crossing_a_reinvite_ends_the_call_and_the_reinvite_still_gets_an_answer() -> None:
+    call, layer, invite = _confirmed_call()
+    reinvite = _in_dialog_from_a(call, "INVITE", 2, HOLD_SDP)
+    txn = layer.on_request(reinvite, A_SOURCE, 2.0).txn  # type: ignore[union-attr]
+    [relay] = sent(call.on_a_request(reinvite, txn, 2.0), "relay")
+    leg = invite.context.leg
+    assert leg is not None and leg.dialog is not None
+    bye = leg.dialog.new_request("BYE", via="SIP/2.0/UDP 127.0.0.1:6002;branch=z9hG4bK-bbye")
+    bye.headers.set("From", f"<sip:202@callconnect.local>;tag={leg.dialog.remote_tag}")
+    bye.headers.set("To", f"{leg.dialog.local_uri};tag={leg.dialog.local_tag}")
+    bye.headers.set("CSeq", "9 BYE")
+    bye_txn = layer.on_request(bye, B1, 2.05).txn  # type: ignore[union-attr]
+    actions = call.on_b_request(leg, bye, bye_txn, 2.05)
+    assert [a.response.status for a in actions if isinstance(a, Respond)] == [200]
+    assert [b.destination for b in sent(actions, "bye")] == [A_SOURCE]
+    assert call.state is CallState.ENDED
+    # the callee answers the crossed re-INVITE 481; the caller still gets an answer to its re-INVITE
+    gone = build_response(relay.request, 481)
+    [back] = [a for a in call.on_response(relay.context, gone, 2.1) if isinstance(a, Respond)]
+    assert back.txn is txn and back.response.status == 481
