@@ -395,97 +395,115 @@ _CL_FIELD = re.compile(rb"\n(?:content-length|l)[ \t]*:((?:[^\r\n]|\r?\n[ \t])*)
 class StreamFramer:
     """Cut a stream (TCP, TLS) into SIP messages, framed by Content-Length only (RFC 3261 §18.3).
 
-    `feed(data)` returns the messages completed by `data`, each as bytes for `parse_message(..., datagram=False)`,
-    and `KEEP_ALIVE` for each CRLFCRLF ping met between messages. CRLFs between messages are skipped. Pipelined
-    and partial input both work; each byte is scanned once (the search for the end of the header section resumes
-    where it stopped).
+    `feed(data)` returns the messages completed by `data`, each as bytes for
+    `parse_message(..., datagram=False)`, and `KEEP_ALIVE` for each CRLFCRLF ping met between messages (answer
+    it with one CRLF). Other CRLFs between messages are skipped. Pipelined and partial input both work; each
+    byte is scanned a bounded number of times (the search for the end of a header section resumes where it
+    stopped).
 
-    Errors (after which the framer is unusable: the transport answers if it can, then closes the connection):
+    Errors: framing is lost, the transport answers if it can (`partial`), then closes the connection:
     - Content-Length missing, malformed or multiple differing: RemoteProtocolError(400, partial=request) for a
-      request whose header fields could be read, status_hint None otherwise (responses, garbage);
+      request whose header fields could be read (it may lack a Via: then it cannot be answered), status_hint
+      None otherwise (responses);
     - a header section longer than `max_header_size`, or a message longer than `max_message_size`:
       RemoteProtocolError(513, partial=request) when the header section was complete and is a request,
       status_hint None otherwise.
+    When complete messages precede the error in the same `feed()` call, they are returned first and the error
+    is kept in `pending_error`; it is raised by the next `feed()` call. So a transport either checks
+    `pending_error` after handling what `feed()` returned, or calls `feed(b"")` to raise it.
     """
 
-    __slots__ = ("_buf", "_need", "_pos", "_scan", "max_header_size", "max_message_size")
+    __slots__ = ("_buf", "_error", "_need", "_scan", "max_header_size", "max_message_size")
 
     def __init__(
-        self, *, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, max_header_size: int = DEFAULT_MAX_HEADER_SIZE
+        self,
+        *,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
     ) -> None:
         self.max_message_size = max_message_size
         self.max_header_size = max_header_size
-        self._buf = bytearray()
-        self._pos = 0  # start of the message being read
+        self._buf = bytearray()  # starts with the message being read (consumed octets are deleted)
         self._scan = 0  # where the search for the end of its header section resumes
         self._need = -1  # its total length once its header section was read, else -1
+        self._error: RemoteProtocolError | None = None
 
     @property
     def buffered(self) -> int:
         """Octets received and not yet returned (a partial message)."""
-        return len(self._buf) - self._pos
+        return len(self._buf)
+
+    @property
+    def pending_error(self) -> RemoteProtocolError | None:
+        """The framing error found after the messages the last `feed()` returned, if any."""
+        return self._error
 
     def feed(self, data: bytes) -> list[bytes | KeepAlive]:
-        buf = self._buf
-        buf += data
+        if self._error is not None:
+            raise self._error
+        self._buf += data
         out: list[bytes | KeepAlive] = []
-        pos = self._pos
-        n = len(buf)
-        while pos < n:
-            if self._need < 0:
-                c = buf[pos]
-                if c == 13 or c == 10:
-                    chunk = bytes(buf[pos : pos + 4])
-                    if chunk == _PING:
-                        out.append(KEEP_ALIVE)
-                        pos += 4
-                        continue
-                    if len(chunk) < 4 and _PING.startswith(chunk):
-                        break  # maybe the start of a ping: wait
-                    pos += 2 if chunk.startswith(b"\r\n") else 1
-                    continue
-                end = buf.find(b"\r\n\r\n", max(self._scan, pos))
-                if end < 0:
-                    if n - pos > self.max_header_size:
-                        raise RemoteProtocolError("header section too long", status_hint=None)
-                    self._scan = max(pos, n - 3)
-                    break
-                head_end = end + 4
-                if head_end - pos > self.max_header_size:
-                    raise self._error("header section too long", bytes(buf[pos:head_end]), 513)
-                values = [v.strip(b" \t\r\n") for v in _CL_FIELD.findall(buf, pos, head_end)]
-                # A field named like Content-Length but on the start line cannot match: "\n" precedes the name.
-                length = None
-                if values:
-                    length = _content_length([v.decode("latin-1") for v in values])
-                if length is None:
-                    reason = "Content-Length missing on a stream" if not values else "bad Content-Length"
-                    raise self._error(reason, bytes(buf[pos:head_end]), 400)
-                if head_end - pos + length > self.max_message_size:
-                    raise self._error("message too long", bytes(buf[pos:head_end]), 513)
-                self._need = head_end - pos + length
-            if n - pos < self._need:
-                break
-            out.append(bytes(buf[pos : pos + self._need]))
-            pos += self._need
-            self._need = -1
-            self._scan = pos
-        if pos:
-            del buf[:pos]
-            self._scan = max(0, self._scan - pos)
-            pos = 0
-        self._pos = pos
+        try:
+            self._frame(out)
+        except RemoteProtocolError as exc:
+            if not out:
+                raise
+            self._error = exc
         return out
 
-    @staticmethod
-    def _error(reason: str, head: bytes, status: int) -> RemoteProtocolError:
-        """The error for a message whose header section is `head`: with a partial request to answer, if any."""
-        try:
-            msg = parse_message(head, datagram=True)
-        except RemoteProtocolError as exc:
-            partial = exc.partial
-        else:
-            partial = msg if isinstance(msg, SipRequest) else None
-        if partial is None:
-            return RemoteProtocolError(reason, status_hint=None)
-        return RemoteProtocolError(reason, status_hint=status, partial=partial)
+    def _consume(self, count: int) -> None:
+        del self._buf[:count]  # O(1) amortized: a bytearray drops octets from its front without copying
+        self._scan = max(0, self._scan - count)
+
+    def _frame(self, out: list[bytes | KeepAlive]) -> None:
+        """Move every complete message (and keep-alive) at the front of the buffer to `out`."""
+        buf = self._buf
+        while buf:
+            if self._need < 0:
+                c = buf[0]
+                if c == 13 or c == 10:
+                    chunk = bytes(buf[:4])
+                    if chunk == _PING:
+                        out.append(KEEP_ALIVE)
+                        self._consume(4)
+                    elif len(chunk) < 4 and _PING.startswith(chunk):
+                        return  # maybe the start of a ping: wait for more
+                    else:
+                        self._consume(2 if chunk.startswith(b"\r\n") else 1)
+                    continue
+                end = buf.find(b"\r\n\r\n", self._scan)
+                if end < 0:
+                    if len(buf) > self.max_header_size:
+                        raise RemoteProtocolError("header section too long", status_hint=None)
+                    self._scan = max(0, len(buf) - 3)
+                    return
+                head_end = end + 4
+                if head_end > self.max_header_size:
+                    raise _framing_error("header section too long", bytes(buf[:head_end]), 513)
+                values = [v.strip(b" \t\r\n") for v in _CL_FIELD.findall(buf, 0, head_end)]
+                length = _content_length([v.decode("latin-1") for v in values]) if values else None
+                if length is None:
+                    reason = "bad Content-Length" if values else "Content-Length missing on a stream"
+                    raise _framing_error(reason, bytes(buf[:head_end]), 400)
+                if head_end + length > self.max_message_size:
+                    raise _framing_error("message too long", bytes(buf[:head_end]), 513)
+                self._need = head_end + length
+            if len(buf) < self._need:
+                return
+            out.append(bytes(buf[: self._need]))
+            self._consume(self._need)
+            self._need = -1
+            self._scan = 0
+
+
+def _framing_error(reason: str, head: bytes, status: int) -> RemoteProtocolError:
+    """The error for a stream message whose header section is `head`, with a partial request to answer if any."""
+    try:
+        msg = parse_message(head, datagram=True)
+    except RemoteProtocolError as exc:
+        partial = exc.partial
+    else:
+        partial = msg if isinstance(msg, SipRequest) else None
+    if partial is None:
+        return RemoteProtocolError(reason, status_hint=None)
+    return RemoteProtocolError(reason, status_hint=status, partial=partial)

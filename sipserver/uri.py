@@ -196,7 +196,9 @@ class Uri:
 # parse_uri() is a pure function of its text, and the same URIs come back all the time (the users' AORs, the
 # phones' contacts, our own Record-Route): a bounded memo of the parsed parts (a tuple, with a private params
 # dict) makes it cheap. Every call still returns a NEW Uri with its own params dict: callers may mutate it.
-UriParts = tuple[str, "str | None", "str | None", str, "int | None", "dict[str, str | None]", "str | None", "str | None"]
+UriParts = tuple[
+    str, str | None, str | None, str, int | None, dict[str, str | None], str | None, str | None
+]
 _MEMO: dict[str, UriParts] = {}
 _MEMO_LIMIT = 2048
 MEMO_MAX_TEXT = 256  # longer texts are not memoized: the memos' memory stays bounded

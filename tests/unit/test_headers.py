@@ -235,7 +235,9 @@ def test_no_lws_before_angle_rfc4475_lwsdisp() -> None:
 
 
 def test_display_names_with_odd_characters_rfc4475_intmeth() -> None:
-    to = parse_name_addr('"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f" <sip:1_unusual.URI~(to-be!sure)&isn\'t+it$/crazy?,/;;*@example.com>')
+    to = parse_name_addr(
+        '"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f" <sip:1_unusual.URI~(to-be!sure)&isn\'t+it$/crazy?,/;;*@example.com>'
+    )
     assert to.display == "BEL:\x07 NUL:\x00 DEL:\x7f"
     assert to.uri is not None and to.uri.user == "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"
     frm = parse_name_addr(
@@ -341,7 +343,9 @@ def test_bad_contacts(value: str) -> None:
 
 
 def test_contact_instance_id_stays_quoted() -> None:
-    (c,) = parse_contact_list('<sip:a@192.0.2.1:5060>;reg-id=1;+sip.instance="<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>"')
+    (c,) = parse_contact_list(
+        '<sip:a@192.0.2.1:5060>;reg-id=1;+sip.instance="<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>"'
+    )
     assert c.params["+sip.instance"] == '"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>"'
     assert unquote(c.params["+sip.instance"] or "") == "<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>"
 
@@ -449,7 +453,7 @@ def test_value_parsers_raise_only_remote_protocol_errors(text: str) -> None:
     for parser in (parse_via, parse_top_via, parse_name_addr, parse_contact_list, parse_cseq, parse_max_forwards,
                    parse_expires, parse_params, parse_auth, parse_token_list):
         try:
-            parser(text)  # type: ignore[operator]
+            parser(text)
         except RemoteProtocolError:
             pass
     split_comma_list(text)
