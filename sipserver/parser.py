@@ -52,6 +52,7 @@ DEFAULT_MAX_HEADER_SIZE = 16384
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
 _SIP_VERSION_ANY = re.compile(r"SIP/[0-9]+\.[0-9]+\Z", re.I)
 _UNFOLD = re.compile(r"\r?\n[ \t]+")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")  # the end of the header section, whatever the line ends
 _KNOWN_METHODS = frozenset(
     {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "INFO", "UPDATE",
      "PRACK", "MESSAGE", "PUBLISH"}
@@ -146,8 +147,9 @@ def parse_message(data: bytes, *, datagram: bool = True) -> SipRequest | SipResp
     Line ends may be CRLF or bare LF (the RFC 5118 archive); folded lines are unfolded (each fold becomes one SP).
     The head is decoded as UTF-8 with surrogateescape: any octet survives a parse/serialize round trip.
     """
-    # Fast path: CRLF line ends, no folding, every header line "name: value" with a well-formed name, a request
-    # line "METHOD uri SIP/2.0" with a known method, one valid Content-Length. Anything else: the general path.
+    # Fast path: CRLF line ends, no folding, every header line "name: value" with a well-formed name, one valid
+    # Content-Length, a request line "METHOD uri SIP/2.0" with a known method or a status line
+    # "SIP/2.0 NNN reason". Anything else: _build() (start line, body) or the general path (line ends, folding).
     head_b, sep, rest = data.partition(b"\r\n\r\n")
     if sep and head_b:
         head = head_b.decode("utf-8", "surrogateescape")
@@ -162,19 +164,24 @@ def parse_message(data: bytes, *, datagram: bool = True) -> SipRequest | SipResp
             except _Irregular:
                 pass
             else:
-                parts = start.split(" ")
-                if len(parts) == 3 and parts[0] in _KNOWN_METHODS and parts[2] == SIP_VERSION:
-                    uri = parts[1]
-                    cl = [f[2] for f in fields if f[0] == _CONTENT_LENGTH]
-                    if uri and uri[0] != "<" and len(cl) == 1:
-                        length_s = cl[0]
-                        if length_s.isdigit() and length_s.isascii() and len(length_s) < 10:
-                            length = int(length_s)
-                            left = len(rest)
-                            if length == left:
-                                return SipRequest(parts[0], uri, Headers.from_keyed(fields), rest)
-                            if length < left:
-                                return SipRequest(parts[0], uri, Headers.from_keyed(fields), rest[:length])
+                cl = [f[2] for f in fields if f[0] == _CONTENT_LENGTH]
+                if len(cl) == 1:
+                    length_s = cl[0]
+                    if length_s.isdigit() and length_s.isascii() and len(length_s) < 10:
+                        length = int(length_s)
+                        left = len(rest)
+                        if length <= left:
+                            body = rest if length == left else rest[:length]
+                            if start[:8] == "SIP/2.0 ":
+                                code = start[8:11]
+                                if start[11:12] == " " and code.isdigit() and code.isascii() and "1" <= code[0] <= "6":
+                                    return SipResponse(int(code), start[12:], Headers.from_keyed(fields), body)
+                            else:
+                                parts = start.split(" ")
+                                if len(parts) == 3 and parts[0] in _KNOWN_METHODS and parts[2] == SIP_VERSION:
+                                    uri = parts[1]
+                                    if uri and uri[0] != "<":
+                                        return SipRequest(parts[0], uri, Headers.from_keyed(fields), body)
                 return _build(start, fields, None, data, len(head_b) + 4, datagram)
     return _parse_general(data, datagram)
 
@@ -182,20 +189,14 @@ def parse_message(data: bytes, *, datagram: bool = True) -> SipRequest | SipResp
 def _parse_general(data: bytes, datagram: bool) -> SipRequest | SipResponse:
     """Every case: leading CRLFs, bare LF line ends, folding, unterminated header sections, bad lines."""
     data = data.lstrip(b"\r\n")  # CRLFs before the start line are ignored (RFC 3261 §7.5)
-    nl = data.find(b"\n")
-    crlf = nl > 0 and data[nl - 1] == 13
-    if crlf:
-        end = data.find(b"\r\n\r\n")
-        body_start = end + 4
-    else:
-        end = data.find(b"\n\n")
-        body_start = end + 2
-    if end < 0:
+    blank = _BLANK_LINE.search(data)
+    if blank is None:
         # No empty line: the header section runs to the end of the datagram (truncated archives, baddn).
         head = data.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
         body_start = len(data)
     else:
-        head = data[:end].decode("utf-8", "surrogateescape")
+        head = data[: blank.start()].decode("utf-8", "surrogateescape")
+        body_start = blank.end()
     if "\n " in head or "\n\t" in head:
         head = _UNFOLD.sub(" ", head)
     lines, bad_line = _split_mixed(head)
