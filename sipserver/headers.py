@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from sipserver.errors import RemoteProtocolError
-from sipserver.uri import MEMO_MAX_TEXT, Uri, UriParts, format_params, parse_uri, uri_from_parts, uri_parts
+from sipserver.uri import MEMO_MAX_TEXT, Uri, UriParts, format_params, parse_uri, uri_parts
 
 __all__ = [
     "CSeq",
@@ -545,8 +545,10 @@ def parse_name_addr(value: str) -> NameAddr:
     """
     p = _NAME_ADDR_MEMO.get(value)
     if p is not None:
-        up = p[1]
-        return NameAddr(p[0], None if up is None else uri_from_parts(up), p[2].copy())
+        u = p[1]
+        if u is None:
+            return NameAddr(p[0], None, p[2].copy())
+        return NameAddr(p[0], Uri(u[0], u[1], u[2], u[3], u[4], u[5].copy(), u[6], u[7]), p[2].copy())
     na = _parse_name_addr(value)
     if len(value) <= MEMO_MAX_TEXT:
         if len(_NAME_ADDR_MEMO) >= _MEMO_LIMIT:

@@ -9,12 +9,13 @@ the `?headers` text. What is normalised: the scheme and host are lower-cased, pa
 `str(uri)` writes the URI back; for well-formed input this is the input text up to those normalisations.
 
 Grammar notes (the traps of RFC 4475 / RFC 5118):
-- the user part may contain `;`, `?`, `/`, `,` (semiuri, intmeth), so the userinfo ends at the `@`, which neither
-  the host, the parameters nor the headers may contain;
+- the user part may contain `;`, `?`, `/`, `,` (semiuri, intmeth), so the userinfo ends at the first `@`, which
+  neither the user, the host nor the parameters may contain;
 - an IPv6 host is only recognised inside brackets: `sip:2001:db8::10` is invalid (ipv6-bad), and
   `[2001:db8::10:5070]` is a host without a port (port-ambiguous); `[2001:db8:::192.0.2.1]` is tolerated;
 - no whitespace and no `<`/`>` anywhere (lwsruri, ltgtruri).
 
+`parse_uri()` memoizes the parts of the URIs it has seen (bounded), but always returns a new `Uri`.
 This module knows nothing of header fields, messages, sockets or users.
 """
 
