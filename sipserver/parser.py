@@ -298,29 +298,20 @@ def _body_error(reason: str, msg: SipRequest | SipResponse, is_request: bool) ->
 
 
 # --- validation --------------------------------------------------------------------------------------------
-_ONCE_IN_REQUEST = ("Call-ID", "From", "To", "CSeq")
+_EXACTLY_ONCE = ("Call-ID", "From", "To", "CSeq")
 _AT_MOST_ONCE = ("Max-Forwards", "Content-Length")
-_COUNTED = frozenset(_ONCE_IN_REQUEST + _AT_MOST_ONCE)
-
-
-def _count_singletons(msg: SipRequest | SipResponse) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for key, _, _ in msg.headers._fields:
-        if key in _COUNTED:
-            counts[key] = counts.get(key, 0) + 1
-    return counts
 
 
 def _check_common(msg: SipRequest | SipResponse) -> str | None:
     """The checks requests and responses share; returns the reason of the first failure (None when fine).
     Header values that fail to parse raise RemoteProtocolError(400) from the accessors."""
-    counts = _count_singletons(msg)
-    for name in _ONCE_IN_REQUEST:
-        n = counts.get(name, 0)
+    count = [field[0] for field in msg.headers._fields].count
+    for name in _EXACTLY_ONCE:
+        n = count(name)
         if n != 1:
             return f"{'missing' if n == 0 else 'duplicate'} {name}"
     for name in _AT_MOST_ONCE:
-        if counts.get(name, 0) > 1:
+        if count(name) > 1:
             return f"duplicate {name}"
     call_id = msg.call_id
     if not call_id or "," in call_id or " " in call_id or "\t" in call_id:
