@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sipserver.headers import NameAddr, parse_name_addr
+from sipserver.headers import NameAddr
 from sipserver.message import Headers, SipRequest, SipResponse
 
 
@@ -74,7 +74,15 @@ class Dialog:
             self.remote_target = str(contacts[0].uri)
 
 
-def _without_tag(value: NameAddr) -> str:
+def _without_tag(raw: str, value: NameAddr) -> str:
+    """The From/To value minus its tag: cut textually when the tag is written plainly (the usual case: no
+    re-serialization, the peer's spelling kept), else rebuilt from the parsed value."""
+    tag = value.tag
+    if tag is None:
+        return raw
+    plain = f";tag={tag}"
+    if raw.count(plain) == 1 and (raw.endswith(plain) or f"{plain};" in raw):
+        return raw.replace(plain, "", 1)
     params = {k: v for k, v in value.params.items() if k != "tag"}
     return str(NameAddr(value.display, value.uri, params))
 
@@ -87,8 +95,8 @@ def uas_dialog(request: SipRequest, local_tag: str, local_contact: str) -> Dialo
         call_id=request.call_id,
         local_tag=local_tag,
         remote_tag=request.from_.tag or "",
-        local_uri=_without_tag(request.to),
-        remote_uri=_without_tag(request.from_),
+        local_uri=_without_tag(request.headers.get("To") or "", request.to),
+        remote_uri=_without_tag(request.headers.get("From") or "", request.from_),
         remote_target=target,
         route_set=list(request.headers.values("Record-Route")),
         remote_cseq=request.cseq.number,
@@ -104,8 +112,8 @@ def uac_dialog(request: SipRequest, response: SipResponse) -> Dialog:
         call_id=request.call_id,
         local_tag=request.from_.tag or "",
         remote_tag=response.to.tag or "",
-        local_uri=_without_tag(request.from_),
-        remote_uri=_without_tag(parse_name_addr(request.headers.get("To") or "")),
+        local_uri=_without_tag(request.headers.get("From") or "", request.from_),
+        remote_uri=_without_tag(request.headers.get("To") or "", request.to),
         remote_target=target,
         route_set=list(reversed(response.headers.values("Record-Route"))),
         local_cseq=request.cseq.number,

@@ -28,13 +28,13 @@ from sipserver.transaction import ClientTransaction, ServerTransaction, build_ca
 CALL_COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 
 # Headers relayed end to end on requests and responses; everything else is per leg.
-_RELAYED_REQUEST_HEADERS = ("Content-Type", "Content-Disposition", "Content-Encoding", "Content-Language",
-                            "Allow", "Supported", "Accept", "Session-Expires", "Min-SE", "Event",
-                            "Info-Package", "Recv-Info", "Alert-Info", "Call-Info", "Subject", "Priority",
-                            "Reason")
-_RELAYED_RESPONSE_HEADERS = ("Content-Type", "Content-Disposition", "Content-Encoding", "Content-Language",
-                             "Allow", "Supported", "Accept", "Unsupported", "Retry-After", "Warning", "Reason",
-                             "Min-SE", "Session-Expires")
+# (Content-Type travels with the body: requests get it from `Dialog.new_request`, responses copy it.)
+_RELAYED_REQUEST_HEADERS = frozenset({"Content-Disposition", "Content-Encoding", "Content-Language", "Allow",
+                                      "Supported", "Accept", "Session-Expires", "Min-SE", "Event", "Info-Package",
+                                      "Recv-Info", "Alert-Info", "Call-Info", "Subject", "Priority", "Reason"})
+_RELAYED_RESPONSE_HEADERS = frozenset({"Content-Type", "Content-Disposition", "Content-Encoding",
+                                       "Content-Language", "Allow", "Supported", "Accept", "Unsupported",
+                                       "Retry-After", "Warning", "Reason", "Min-SE", "Session-Expires"})
 
 
 class CallState(enum.Enum):
@@ -596,11 +596,11 @@ class Call:
         if caller.privacy is not None:
             headers.add("Privacy", caller.privacy)
         for name, value in _copy(a.headers, _RELAYED_REQUEST_HEADERS):
-            if name.lower() == "supported":
-                continue
-            if name.lower() != "reason":
+            if name != "Supported" and name != "Reason":
                 headers.add(name, value)
         headers.add("Supported", "100rel, replaces")  # we PRACK reliable provisionals ourselves (RFC 3262)
+        if a.body:
+            headers.add("Content-Type", a.content_type or "application/sdp")
         for name, value in target.extra_headers:
             headers.add(name, value)
         headers.add("Content-Length", str(len(a.body)))
@@ -699,6 +699,6 @@ class Call:
         ))
 
 
-def _copy(headers: Headers, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    wanted = set(names)
-    return tuple((name, value) for name, value in headers if name in wanted)
+def _copy(headers: Headers, wanted: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The fields of `headers` whose key is in `wanted` (canonical names), in order."""
+    return tuple((name, value) for key, name, value in headers._fields if key in wanted)
