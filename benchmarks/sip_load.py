@@ -38,8 +38,8 @@ if str(REPO_ROOT) not in sys.path:
 from tests.helpers.server import DEMO_USERS, ServerError, ServerProcess, free_port  # noqa: E402
 from tests.integration.sipp import auth_injection_file, scenario_path, sipp_binary  # noqa: E402
 
-DEFAULT_REGISTER_RATES = (1000, 2000, 3000, 5000, 7000)
-DEFAULT_OPTIONS_RATES = (2000, 5000, 8000, 12000)
+DEFAULT_REGISTER_RATES = (500, 1000, 1500, 2000, 3000, 5000, 7000)
+DEFAULT_OPTIONS_RATES = (1000, 2000, 3000, 5000, 8000, 12000)
 
 
 @dataclass
@@ -279,38 +279,46 @@ def main(argv: list[str] | None = None) -> int:
             work.mkdir(parents=True, exist_ok=True)
         else:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sip-load-")))
-        data_dir = work / "data"
         machine = describe_machine()
         print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()), flush=True)
-
-        demo = args.users <= len(DEMO_USERS)
-        users: list[tuple[str, str]] = list(DEMO_USERS.items())
-        if not demo:
-            started = time.monotonic()
-            users = provision_users(data_dir, args.users, work)
-            print(f"provisioned {len(users)} users in {time.monotonic() - started:.1f}s", flush=True)
-        inject = auth_injection_file(work / "users.csv", users)
         extra = ["--log-level", args.log_level] + (["--no-uvloop"] if args.no_uvloop else [])
-        server = ServerProcess.start(data_dir, demo=demo, extra_args=extra, log_dir=work)
+        results: list[Step] = []
+        tracebacks: list[str] = []
 
-        def stop_server() -> None:
-            with contextlib.suppress(ServerError):
-                server.stop()
+        def fresh_server(name: str, users: int) -> tuple[ServerProcess, list[tuple[str, str]]]:
+            """A new server (its own data directory) for one series, so that series do not disturb each
+            other; `users` > 4 provisions that many users first, else the demo group is used."""
+            data_dir = work / f"data-{name}"
+            demo = users <= len(DEMO_USERS)
+            accounts: list[tuple[str, str]] = list(DEMO_USERS.items())
+            if not demo:
+                started = time.monotonic()
+                accounts = provision_users(data_dir, users, work)
+                print(f"provisioned {len(accounts)} users in {time.monotonic() - started:.1f}s", flush=True)
+            server = ServerProcess.start(data_dir, demo=demo, extra_args=extra, log_dir=work)
 
-        stack.callback(stop_server)
-        print(f"server pid {server.pid} on udp {server.host}:{server.port} ({' '.join(server.args[2:])})",
-              flush=True)
-        try:
-            results: list[Step] = []
-            if args.series in ("register", "both"):
-                print(f"(a) authenticated REGISTER, {len(users)} users, {args.duration:.0f} s per step",
-                      flush=True)
-                results += run_series(server, "register", reg_rates, args.duration, work, inject)
-            if args.series in ("options", "both") and server.alive():
-                print(f"(b) OPTIONS, {args.duration:.0f} s per step", flush=True)
-                results += run_series(server, "options", opt_rates, args.duration, work, None)
-        finally:
-            stop_server()
+            def stop_server() -> None:
+                with contextlib.suppress(ServerError):
+                    server.stop()
+                count = server.stderr_text().count("Traceback")
+                if count:
+                    tracebacks.append(f"{name}: {count} Traceback(s); last lines:\n{server.stderr_tail(40)}")
+
+            stack.callback(stop_server)
+            print(f"server pid {server.pid} on udp {server.host}:{server.port} "
+                  f"({' '.join(server.args[2:])})", flush=True)
+            return server, accounts
+
+        if args.series in ("register", "both"):
+            server, users = fresh_server("register", args.users)
+            inject = auth_injection_file(work / "users.csv", users)
+            print(f"(a) authenticated REGISTER, {len(users)} users, {args.duration:.0f} s per step", flush=True)
+            results += run_series(server, "register", reg_rates, args.duration, work, inject)
+        if args.series in ("options", "both"):
+            server, _ = fresh_server("options", len(DEMO_USERS))
+            print(f"(b) OPTIONS, {args.duration:.0f} s per step", flush=True)
+            results += run_series(server, "options", opt_rates, args.duration, work, None)
+        stack.close()  # stop the servers before the summary
         print("summary:")
         for series in ("register", "options"):
             clean = [s for s in results if s.series == series and s.clean]
@@ -322,12 +330,9 @@ def main(argv: list[str] | None = None) -> int:
                           f"{best.cpu_us_per_call:.0f} us/call)")
                 else:
                     print(f"  {series}: no clean step")
-        tracebacks = server.stderr_text().count("Traceback")
-        if tracebacks:
-            print(f"  the server logged {tracebacks} Traceback(s); the last lines of its log:\n"
-                  f"{server.stderr_tail(40)}")
+        for text in tracebacks:
+            print(f"  the server logged {text}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
