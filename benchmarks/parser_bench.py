@@ -31,11 +31,10 @@ INVITE = (
     b"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
     b"CSeq: 314159 INVITE\r\n"
     b"Contact: <sip:alice@pc33.atlanta.example.com:5060;transport=udp>\r\n"
-    b"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO, UPDATE\r\n"
-    b"Supported: replaces, timer\r\n"
+    b"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY\r\n"
     b"User-Agent: Yealink SIP-T46U 108.86.0.20\r\n"
     b"Content-Type: application/sdp\r\n"
-    b"Content-Length: 142\r\n"
+    b"Content-Length: 130\r\n"
     b"\r\n"
     b"v=0\r\n"
     b"o=alice 2890844526 2890844526 IN IP4 pc33.atlanta.example.com\r\n"
@@ -43,7 +42,6 @@ INVITE = (
     b"c=IN IP4 192.0.2.101\r\n"
     b"t=0 0\r\n"
     b"m=audio 49172 RTP/AVP 0 8 101\r\n"
-    b"a=sendrecv\r\n"
 )
 
 

@@ -158,9 +158,9 @@ def parse_message(data: bytes, *, datagram: bool = True) -> SipRequest | SipResp
         if start and "\n" not in start and "\r" not in start:
             # A bare LF or CR inside a header line sends it to the general path too: _tokenize() checks every
             # line it memoizes, so a line found in the memo is clean.
-            memo = _LINE_MEMO
+            memo = _LINE_MEMO.get
             try:
-                fields = [memo.get(line) or _tokenize(line) for line in lines[1:]]
+                fields = [memo(line) or _tokenize(line) for line in lines[1:]]
             except _Irregular:
                 pass
             else:
