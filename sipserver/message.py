@@ -101,6 +101,10 @@ class Headers:
         self._cache[name] = result
         return result
 
+    def drop_parsed(self) -> None:
+        """Forget the cached parsed values (memory of long-lived messages); they are parsed again on demand."""
+        self._cache.clear()
+
     # -- writing ---------------------------------------------------------------------------------------------
     def add(self, name: str, value: str) -> None:
         """Append a field."""

@@ -933,6 +933,7 @@ class TransactionLayer:
             timers.cancel(txn._main)
             txn._main = None
         txn._then = None
+        txn._wire = None  # nothing is retransmitted any more; a TU may keep the object (e.g. a call's A leg)
         if isinstance(txn, ClientTransaction):
             if self._clients.get(txn.key) is txn:
                 del self._clients[txn.key]

@@ -406,6 +406,7 @@ class Call:
         number = ack.cseq.number
         if self.state is CallState.ANSWERED and number == self.a_invite.cseq.number:
             self.state = CallState.CONFIRMED
+            self._compact()
             if self.late_offer and self.winner is not None and self.pending_b_2xx is not None:
                 actions.append(self._ack_b(self.winner, self.pending_b_2xx, body=ack.body,
                                            content_type=ack.content_type))
@@ -536,6 +537,14 @@ class Call:
         return actions
 
     # -- internals ---------------------------------------------------------------------------------------
+    def _compact(self) -> None:
+        """Once both legs are up, drop what only call setup needed: the parsed views cached on the INVITEs
+        (they parse again on demand). Keeps an established call small in memory."""
+        self.a_invite.headers.drop_parsed()
+        for leg in self.legs:
+            leg.invite.headers.drop_parsed()
+        self.pending_b_2xx = None
+
     def _stage_legs(self) -> list[BLeg]:
         return [leg for leg in self.legs if leg.stage_index == self.stage_index]
 
