@@ -406,10 +406,10 @@ class Call:
         number = ack.cseq.number
         if self.state is CallState.ANSWERED and number == self.a_invite.cseq.number:
             self.state = CallState.CONFIRMED
-            self._compact()
             if self.late_offer and self.winner is not None and self.pending_b_2xx is not None:
                 actions.append(self._ack_b(self.winner, self.pending_b_2xx, body=ack.body,
                                            content_type=ack.content_type))
+            self._compact()
             return actions
         relayed = self.b_acks.pop(number, None)
         if relayed is not None:
