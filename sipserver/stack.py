@@ -153,8 +153,9 @@ class SipStack:
         try:
             destination = tx.response_destination(request, source)
         except RemoteProtocolError:
-            self.stats.dropped += 1
-            return
+            # The top Via itself is what is broken (RFC 4475 badinv01): the only address we know is the
+            # packet's source, and the peer is told why its request failed.
+            destination = source
         self._outgoing.append((response.serialize(), destination))
 
     def send_request(self, request: SipRequest, destination: Endpoint, now: float) -> tx.ClientTransaction:

@@ -139,6 +139,11 @@ class _StreamConnection(asyncio.Protocol):
                 self._owner.on_message(frame, self.peer)
             except Exception:
                 log.exception("stream_message_failed", peer=str(self.peer))
+        error = self._framer.pending_error
+        if error is not None:
+            # The good messages before the break were handled; the stream cannot be re-synchronised.
+            log.info("stream_framing_error", peer=str(self.peer), reason=error.reason)
+            self.transport.close()
 
     def write(self, data: bytes) -> None:
         if self.transport is None:

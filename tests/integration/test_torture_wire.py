@@ -76,6 +76,7 @@ class Expect:
     kind: str
     codes: frozenset[int] = frozenset()
     why: str = ""
+    server_gap: str = ""  # non-empty: a known server shortcoming, run as a strict xfail until it is fixed
 
 
 def reject(*codes: int, why: str = "") -> Expect:
@@ -117,7 +118,10 @@ EXPECTED: dict[str, tuple[Expect, Expect]] = {
     "rfc4475/unreason.dat": (DISCARD, DISCARD),
     "rfc4475/noreason.dat": (DISCARD, DISCARD),
     # --- RFC 4475 §3.1.2: invalid messages ------------------------------------------------------------------
-    "rfc4475/badinv01.dat": (reject(400), reject(400)),
+    "rfc4475/badinv01.dat": (
+        reject(400, why="the top Via itself does not parse: the 400 goes to the packet's source"),
+        reject(400),
+    ),
     "rfc4475/clerr.dat": (reject(400, why="UDP: the datagram is all there is"), WAIT),
     "rfc4475/ncl.dat": (reject(400, why="negative Content-Length, readable header section: 400"), CLOSE),
     "rfc4475/scalar02.dat": (reject(400), reject(400)),
@@ -497,10 +501,14 @@ CASES = [(name, transport) for name in EXPECTED for transport in ("tcp", "udp")]
 
 
 @pytest.mark.parametrize(("name", "transport"), CASES, ids=[f"{n.split('/', 1)[1]}-{t}" for n, t in CASES])
-def test_torture_message(torture_server: ServerProcess, name: str, transport: str) -> None:
+def test_torture_message(request: pytest.FixtureRequest, torture_server: ServerProcess, name: str,
+                         transport: str) -> None:
     path: Path = torture_dir() / name
     data = path.read_bytes()
     udp_expect, tcp_expect = EXPECTED[name]
+    gap = (udp_expect if transport == "udp" else tcp_expect).server_gap
+    if gap:
+        request.applymarker(pytest.mark.xfail(reason=f"server gap: {gap}", strict=True))
     if transport == "udp":
         outcome = send_udp(torture_server, prepare(data, "udp"), udp_expect)
         expect = udp_expect
