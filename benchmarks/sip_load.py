@@ -1,11 +1,14 @@
 """SIP load benchmark: SIPp on UDP loopback against a real `python -m sipserver serve`, rate stepped up.
 
-    python benchmarks/sip_load.py                       # both series, default steps
+    python benchmarks/sip_load.py                       # all three series, default steps
     python benchmarks/sip_load.py --series register --rates 1000,3000,5000 --duration 5
     python benchmarks/sip_load.py --users 4             # the demo users only (no provisioning)
 
 (a) authenticated REGISTER (sipp_scenarios/register_load: REGISTER -> 401 -> REGISTER + digest -> 200, a
-distinct user per call from an -inf CSV of --users provisioned users), (b) OPTIONS (sipp_scenarios/options).
+distinct user per call from an -inf CSV of --users provisioned users), (b) OPTIONS (sipp_scenarios/options),
+(c) baseline: the same OPTIONS load against a SIPp UAS (sipp_scenarios/options/uas.xml) instead of the server,
+the ceiling of the load generator and the jitter of the machine, measured in the same run. Each series gets a
+fresh server (its own data directory).
 Each step runs SIPp at one rate for --duration seconds (`-r RATE -rp 1000 -m RATE*DURATION -l LIMIT`,
 `-buff_size 4194304`, `-trace_stat -fd 1`, `-trace_rtt`, `-recv_timeout`, `-timeout`), then reads SIPp's
 statistics (successful/failed calls, retransmissions), the response times of its rtt trace (p50/p99), and the
@@ -30,6 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -40,6 +44,56 @@ from tests.integration.sipp import auth_injection_file, scenario_path, sipp_bina
 
 DEFAULT_REGISTER_RATES = (500, 1000, 1500, 2000, 3000, 5000, 7000)
 DEFAULT_OPTIONS_RATES = (1000, 2000, 3000, 5000, 8000, 12000)
+
+
+class Target(Protocol):
+    """What a step runs against: the server, or the SIPp UAS of the baseline."""
+
+    host: str
+    port: int
+
+    def cpu_seconds(self) -> float: ...
+
+    def alive(self) -> bool: ...
+
+    def describe(self) -> str: ...
+
+
+class SippUas:
+    """sipp_scenarios/options/uas.xml in a SIPp process: the load generator's own ceiling (baseline)."""
+
+    def __init__(self, work: Path) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        work.mkdir(parents=True, exist_ok=True)
+        args = [sipp_binary(), "-sf", str(scenario_path("options").with_name("uas.xml")),
+                "-i", self.host, "-bind_local", "-p", str(self.port), "-t", "u1",
+                "-ci", "127.0.0.1", "-cp", str(free_port(tcp=False)),
+                "-mi", "127.0.0.1", "-mp", str(free_port(tcp=False)),
+                "-nostdin", "-buff_size", "4194304", "-timeout", "1800s"]
+        self.proc = subprocess.Popen(args, cwd=str(work), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(0.3)  # SIPp binds at once; nothing to poll without sending it a message
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def cpu_seconds(self) -> float:
+        with open(f"/proc/{self.pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def describe(self) -> str:
+        return f"sipp uas pid {self.pid} exit {self.proc.poll()}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
 
 
 @dataclass
@@ -128,11 +182,11 @@ def _read_rtts(workdir: Path) -> dict[str, list[float]]:
     return out
 
 
-def run_step(server: ServerProcess, series: str, rate: int, duration: float, workdir: Path,
+def run_step(server: Target, series: str, rate: int, duration: float, workdir: Path,
              inject: Path | None) -> Step:
     workdir.mkdir(parents=True, exist_ok=True)
     total = max(1, int(rate * duration))
-    scenario = scenario_path("register_load" if series == "register" else "options")
+    scenario = scenario_path("register_load" if series == "register" else "options")  # options, baseline
     timeout = int(duration * 2 + 20)
     args = [
         sipp_binary(), f"{server.host}:{server.port}", "-sf", str(scenario),
@@ -233,11 +287,11 @@ def format_step(step: Step) -> str:
     return (f"  {step.series:8s} target {step.target:6d}/s  achieved {step.achieved:8.0f}/s  "
             f"ok {step.successful:7d}/{step.sent:<7d} failed {step.failed:5d}  "
             f"retrans {step.retransmissions:5d}  "
-            f"server CPU {step.cpu_percent:5.1f}% ({step.cpu_us_per_call:6.0f} us/call)  {rtds}  "
+            f"target CPU {step.cpu_percent:5.1f}% ({step.cpu_us_per_call:6.0f} us/call)  {rtds}  "
             f"sipp exit {step.sipp_exit}  {'CLEAN' if step.clean else 'NOT CLEAN'}")
 
 
-def run_series(server: ServerProcess, series: str, rates: list[int], duration: float, work: Path,
+def run_series(server: Target, series: str, rates: list[int], duration: float, work: Path,
                inject: Path | None) -> list[Step]:
     steps: list[Step] = []
     for rate in rates:
@@ -245,7 +299,7 @@ def run_series(server: ServerProcess, series: str, rates: list[int], duration: f
         steps.append(step)
         print(format_step(step), flush=True)
         if not server.alive():
-            print(f"  the server died: {server.describe()}", flush=True)
+            print(f"  the target died: {server.describe()}", flush=True)
             break
         if not step.clean:
             break
@@ -255,7 +309,8 @@ def run_series(server: ServerProcess, series: str, rates: list[int], duration: f
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--series", choices=["register", "options", "both"], default="both")
+    parser.add_argument("--series", choices=["register", "options", "both", "baseline", "all"], default="all",
+                        help="both = register + options; all = both + baseline (SIPp UAC -> SIPp UAS)")
     parser.add_argument("--rates", help="comma-separated REGISTER rates (calls/s)")
     parser.add_argument("--options-rates", help="comma-separated OPTIONS rates (requests/s)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per step (default 10)")
@@ -309,24 +364,30 @@ def main(argv: list[str] | None = None) -> int:
                   f"({' '.join(server.args[2:])})", flush=True)
             return server, accounts
 
-        if args.series in ("register", "both"):
+        if args.series in ("register", "both", "all"):
             server, users = fresh_server("register", args.users)
             inject = auth_injection_file(work / "users.csv", users)
             print(f"(a) authenticated REGISTER, {len(users)} users, {args.duration:.0f} s per step", flush=True)
             results += run_series(server, "register", reg_rates, args.duration, work, inject)
-        if args.series in ("options", "both"):
+        if args.series in ("options", "both", "all"):
             server, _ = fresh_server("options", len(DEMO_USERS))
             print(f"(b) OPTIONS, {args.duration:.0f} s per step", flush=True)
             results += run_series(server, "options", opt_rates, args.duration, work, None)
+        if args.series in ("baseline", "all"):
+            uas = SippUas(work / "uas")
+            stack.callback(uas.stop)
+            print(f"(c) baseline: the same OPTIONS load against a SIPp UAS (pid {uas.pid}), the ceiling of the "
+                  f"load generator on this machine", flush=True)
+            results += run_series(uas, "baseline", opt_rates, args.duration, work, None)
         stack.close()  # stop the servers before the summary
         print("summary:")
-        for series in ("register", "options"):
+        for series in ("register", "options", "baseline"):
             clean = [s for s in results if s.series == series and s.clean]
             if any(s.series == series for s in results):
                 if clean:
                     best = max(clean, key=lambda s: s.target)
                     print(f"  {series}: capacity >= {best.target}/s clean (achieved {best.achieved:.0f}/s, "
-                          f"server CPU {best.cpu_percent:.0f}% of one core, "
+                          f"target CPU {best.cpu_percent:.0f}% of one core, "
                           f"{best.cpu_us_per_call:.0f} us/call)")
                 else:
                     print(f"  {series}: no clean step")
