@@ -44,7 +44,6 @@ class StackStats:
 class SipStack:
     def __init__(self, timers: TimerConfig | None = None, *, server_header: str | None = None) -> None:
         self.transactions = tx.TransactionLayer(timers or TimerConfig())
-        self._outgoing: list[tuple[bytes, Endpoint]] = []
         self._server_header = server_header
         self.stats = StackStats()
 
@@ -156,21 +155,18 @@ class SipStack:
             # The top Via itself is what is broken (RFC 4475 badinv01): the only address we know is the
             # packet's source, and the peer is told why its request failed.
             destination = source
-        self._outgoing.append((response.serialize(), destination))
+        self.transactions.send_raw(response.serialize(), destination)
 
     def send_request(self, request: SipRequest, destination: Endpoint, now: float) -> tx.ClientTransaction:
         return self.transactions.send_request(request, destination, now)
 
     def send_raw(self, data: bytes, destination: Endpoint) -> None:
         """Bytes outside any transaction: a 2xx-ACK or a keep-alive."""
-        self._outgoing.append((data, destination))
+        self.transactions.send_raw(data, destination)
 
     def pop_outgoing(self) -> list[tuple[bytes, Endpoint]]:
-        out = self.transactions.pop_outgoing()
-        if self._outgoing:
-            out.extend(self._outgoing)
-            self._outgoing = []
-        return out
+        """Everything to send, in the order it was queued (a 2xx ACK before the BYE that follows it)."""
+        return self.transactions.pop_outgoing()
 
     # -- time ----------------------------------------------------------------------------------------------
     def next_deadline(self) -> float | None:

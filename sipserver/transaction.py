@@ -841,6 +841,10 @@ class TransactionLayer:
         """Queue a message outside any transaction (a 2xx-ACK, a stateless response)."""
         self._out.append((message.serialize(), destination))
 
+    def send_raw(self, data: bytes, destination: Endpoint) -> None:
+        """Queue bytes outside any transaction, in order with everything else this layer sends."""
+        self._out.append((data, destination))
+
     def pop_outgoing(self) -> list[tuple[bytes, Endpoint]]:
         """Everything to put on the wire since the last call, in order."""
         out = self._out
