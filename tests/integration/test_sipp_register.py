@@ -8,6 +8,8 @@ opened read-only).
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from tests.helpers.server import (
     DEMO_USERS,
     ServerProcess,
     header_values,
+    options_ok,
     options_request,
     read_bindings,
     status_code,
@@ -120,3 +123,28 @@ def test_register_many_sequential_users(sipp: str, server: ServerProcess, tmp_pa
         assert len(read_bindings(server.data_dir, user)) == 1, read_bindings(server.data_dir)
     aors = {b.aor for b in read_bindings(server.data_dir)}
     assert len(aors) == len(DEMO_USERS), aors
+
+
+def test_status_counts_registrations(sipp: str, server_factory: ServerFactory, tmp_path: Path) -> None:
+    """`GET /status` (with --http-listen) reports the registrations and the requests handled."""
+    server = server_factory(http=True)
+    result = run_sipp("register_auth", server.host, server.port, tmp_path / "sipp", service="201",
+                      username="201", password=DEMO_USERS["201"])
+    assert result.returncode == 0, result.explain()
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/status", timeout=5) as answer:
+        status = json.loads(answer.read())
+    assert status["registrations"] == 1, status
+    assert status["requests"] >= 2, status  # at least the REGISTER and its authenticated retry
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_ipv6_register_and_options(sipp: str, server_factory: ServerFactory, tmp_path: Path,
+                                   transport: str) -> None:
+    """`--sip-listen [::1]:PORT`: OPTIONS answered, SIPp registers over IPv6, the binding has a [::1] Contact."""
+    server = server_factory(host="::1")
+    assert options_ok(server.host, server.port, transport=transport, timeout=2), server.describe()
+    result = run_sipp("register_auth", server.host, server.port, tmp_path / "sipp", transport=transport,
+                      service="202", username="202", password=DEMO_USERS["202"])
+    assert result.returncode == 0, result.explain()
+    bindings = read_bindings(server.data_dir, "202")
+    assert len(bindings) == 1 and "[::1]" in bindings[0].contact, bindings
