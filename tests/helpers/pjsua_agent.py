@@ -315,11 +315,16 @@ class PjsuaAgent:
         self.expect("ok", timeout=timeout)
         return self.expect("reg", timeout=timeout, where=lambda e: e.code >= 200)
 
-    def close(self, timeout: float = 10.0) -> int:
-        """`quit`, wait for the exit; SIGKILL if it does not go. Returns the exit status."""
+    def request_quit(self) -> None:
+        """Send `quit` without waiting (to shut several agents down in parallel, then `close()` each)."""
         if self.proc.poll() is None:
             with contextlib.suppress(OSError, AgentError):
                 self.send("quit")
+
+    def close(self, timeout: float = 10.0) -> int:
+        """`quit`, wait for the exit; SIGKILL if it does not go. Returns the exit status."""
+        if self.proc.poll() is None:
+            self.request_quit()
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
