@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import secrets
 import signal
@@ -168,6 +169,18 @@ async def _housekeeping(running: RunningServer) -> None:
             log.exception("housekeeping_failed")
 
 
+def tune_garbage_collector() -> None:
+    """Move everything built at start-up out of the collector's sight and collect young objects less often.
+
+    Messages and transactions are freed by reference counting; the cyclic collector only finds the rare
+    cycle, but a full pass over a heap of tens of thousands of live transactions stalls the loop for 100 ms
+    and more (measured: OPTIONS p99 192 -> 36 ms without it, BENCHMARKS.md).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
+
+
 def run_server(config: ServerConfig) -> int:
     """Run until SIGTERM/SIGINT, then stop cleanly (every store flushed). Returns the exit status."""
     configure_logging(json=config.log_json, level=config.log_level)
@@ -178,6 +191,7 @@ def run_server(config: ServerConfig) -> int:
         except OSError as exc:
             log.error("cannot_start", error=str(exc))
             return 1
+        tune_garbage_collector()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
