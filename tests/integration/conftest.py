@@ -78,7 +78,8 @@ def server_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
         text = server.stderr_text()
         if "Traceback" in text:
             problems.append(f"server on port {server.port} logged a Traceback:\n{server.stderr_tail(80)}")
-    if problems:
+    # A test marked xfail asserts on the log itself (a known server bug): do not turn it into an error here.
+    if problems and request.node.get_closest_marker("xfail") is None:
         pytest.fail("\n\n".join(problems), pytrace=False)
 
 
