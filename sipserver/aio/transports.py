@@ -116,6 +116,9 @@ class _StreamConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
+        if not peer:  # reset before we got here: nothing to talk to
+            self.transport.close()
+            return
         self.peer = Endpoint(self._owner.transport_name, peer[0], peer[1], self.connection_id)
         self._owner._register(self)
         for data in self._pending:
@@ -123,7 +126,8 @@ class _StreamConnection(asyncio.Protocol):
         self._pending.clear()
 
     def data_received(self, data: bytes) -> None:
-        assert self.peer is not None and self.transport is not None
+        if self.peer is None or self.transport is None:
+            return
         try:
             frames = self._framer.feed(data)
         except RemoteProtocolError as exc:
