@@ -59,7 +59,7 @@ class Headers:
 
     def get_all(self, name: str) -> list[str]:
         """Every field value named `name`, in order (each may itself be a comma-separated list)."""
-        key = h.header_key(name)
+        key = _KEYS.get(name) or h.header_key(name)
         return [value for k, _, value in self._fields if k == key]
 
     def values(self, name: str) -> list[str]:
@@ -76,8 +76,11 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        key = h.header_key(name)
-        return any(k == key for k, _, _ in self._fields)
+        key = _KEYS.get(name) or h.header_key(name)
+        for k, _, _ in self._fields:
+            if k == key:
+                return True
+        return False
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         """(name as it will be written, value) pairs in order."""
