@@ -75,11 +75,6 @@ def test_crlf_keepalive_gets_a_pong(server: ServerProcess) -> None:
     assert [status_code(a) for a in answers] == [200], answers
 
 
-# Not strict: the reset races the accept, so a lucky run may see no Traceback (it must not fail CI then).
-@pytest.mark.xfail(strict=False, reason=(
-    "server bug: a connection reset before uvloop calls connection_made() has no peername; "
-    "sipserver/aio/transports.py _StreamConnection.connection_made indexes None (TypeError, a Traceback in "
-    "the log) instead of closing the transport"))
 def test_abrupt_closes_leak_no_connection(server_factory: ServerFactory) -> None:
     """Connections closed mid-message (or reset) are forgotten: /status shows no TCP connection left, and
     nothing went wrong in the server (no Traceback in its log)."""
