@@ -120,23 +120,30 @@ async def start_server(config: ServerConfig) -> RunningServer:
         registrar_policy=config.registrar, digest_algorithms=config.digest_algorithms,
     )
     sip.application = application
-    addresses = [await sip.listen(address) for address in config.sip_listen]
-    running = RunningServer(config, sip, application, db, call_log_db, subscribers, binding_writer, addresses)
-
-    if config.http_listen is not None:
-        runner = web.AppRunner(create_app(running_status=lambda: status_of(running)), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, config.http_listen.host, config.http_listen.port)
-        await site.start()
-        port = runner.addresses[0][1] if runner.addresses else config.http_listen.port
-        running.http_runner = runner
-        running.http_address = ListenAddress(config.http_listen.host, port)
-        log.info("http_listening", address=str(running.http_address))
-
+    running = RunningServer(config, sip, application, db, call_log_db, subscribers, binding_writer, [])
+    try:
+        for address in config.sip_listen:
+            running.sip_addresses.append(await sip.listen(address))
+        if config.http_listen is not None:
+            await _start_http(running, config.http_listen)
+    except BaseException:
+        await running.stop()  # a busy port: close what is open (SQLite threads would keep the process alive)
+        raise
     running._housekeeping = asyncio.get_running_loop().create_task(_housekeeping(running))
     log.info("server_started", users=user_count(directory), bindings=len(location),
              data_dir=str(config.data_dir))
     return running
+
+
+async def _start_http(running: RunningServer, address: ListenAddress) -> None:
+    runner = web.AppRunner(create_app(running_status=lambda: status_of(running)), access_log=None)
+    await runner.setup()
+    running.http_runner = runner
+    site = web.TCPSite(runner, address.host, address.port)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else address.port
+    running.http_address = ListenAddress(address.host, port)
+    log.info("http_listening", address=str(running.http_address))
 
 
 def user_count(directory: Directory) -> int:
