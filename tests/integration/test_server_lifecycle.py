@@ -22,10 +22,6 @@ def test_sigterm_stops_cleanly(server: ServerProcess) -> None:
     assert "Traceback" not in server.stderr_text(), server.describe()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: when a listen address cannot be bound, run_server logs cannot_start and returns 1, but the "
-    "aiosqlite connections opened by start_server are never closed, and their non-daemon threads keep the "
-    "process alive: `callconnect serve` hangs instead of exiting"))
 def test_busy_port_makes_the_server_exit(tmp_path: Path) -> None:
     port = free_port()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
