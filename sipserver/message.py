@@ -177,6 +177,7 @@ class Headers:
 
 
 _MISSING = object()
+_CONTACTS_KEY = "Contact*"  # cache slot of the full Contact list (the "Contact" slot holds the first value)
 
 
 class _Message:
@@ -230,11 +231,17 @@ class _Message:
 
     @property
     def contacts(self) -> list[h.NameAddr]:
-        """Every Contact value; a `*` Contact is returned as a NameAddr whose `uri` is None (`is_star`)."""
+        """Every Contact value; a `*` Contact is returned as a NameAddr whose `uri` is None (`is_star`).
+        Parsed once and cached like the other views (a new list each time: callers may change it)."""
+        cache = self.headers._cache
+        cached = cache.get(_CONTACTS_KEY)
+        if isinstance(cached, list):
+            return list(cached)
         out: list[h.NameAddr] = []
         for raw in self.headers.get_all("Contact"):
             out.extend(h.parse_contact_list(raw))
-        return out
+        cache[_CONTACTS_KEY] = out
+        return list(out)
 
     @property
     def content_type(self) -> str | None:
