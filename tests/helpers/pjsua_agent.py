@@ -11,10 +11,28 @@ and writes events, one per line, on stdout (its pjsip log goes to stderr):
     quit                          bye                    (and exit status 0)
     <anything else>               error CMD MESSAGE
 
-Every event line is `NAME ARG...`; the first word names it, so a driver can wait for a given name. Commands
-planned for calls fit the same shape: `call URI` -> `ok call ID` then `call ID STATE CODE`; `answer [CODE]`,
-`hangup`, `hold`, `unhold`, `dtmf DIGITS` -> `ok CMD` / `error CMD MESSAGE`; incoming calls announce
-themselves as `incoming ID FROM`. They are not implemented yet (they answer `error CMD not implemented`).
+Every event line is `NAME ARG...`; the first word names it, so a driver can wait for a given name.
+
+Calls (INVITEs go through `--proxy`, e.g. `sip:127.0.0.1:5070;lr`; ID is the agent's own call number, 1, 2, ...
+never reused; commands that take an optional ID act on the latest call still up, else on the latest call):
+
+    commands (stdin)              events (stdout)
+    call URI                      ok call ID             then  call ID STATE CODE REASON...   (onCallState)
+    answer [CODE] [ID]            ok answer ID           (200 by default; 486, 603... reject the call)
+    hangup [ID]                   ok hangup ID           (CANCEL while ringing, BYE once answered)
+    hold [ID] / unhold [ID]       ok hold ID             (re-INVITE a=sendonly / a=sendrecv)
+    dtmf DIGITS [ID]              ok dtmf ID             (RFC 4733 telephone-events)
+    stats [ID]                    ok stats ID  then  stats ID RX_PACKETS TX_PACKETS   (RTP so far)
+    (an incoming INVITE)          incoming ID REMOTE...  (the From as the callee sees it; 180 sent at once)
+    (a call is created)           callid ID SIP-CALL-ID  (after `ok call ID`, or after `incoming ID ...`)
+    (media changes)               media ID STATUS DIR    (STATUS: none active local_hold remote_hold error)
+    (DTMF received)               digit ID DIGIT
+    (in-dialog transactions)      tsx ID uac|uas METHOD CODE     (re-INVITE, UPDATE, BYE... once final)
+    (with --record-dir)           recording ID PATH      then  recorded ID PATH  (WAV finalised, call over)
+
+STATE is one of CALLING INCOMING EARLY CONNECTING CONFIRMED DISCONNECTED. With `--play WAV`, the WAV is played
+(looped) into every call once its audio is active; with `--record-dir DIR`, what arrives from the far end is
+recorded into `DIR/USER-call-ID.wav`.
 
 The agent exits by itself after `--max-lifetime` seconds or when stdin closes, so a crashed test never leaves
 it running. `PjsuaAgent` (below) is the test-side driver; it does not import pjsua2.
@@ -36,8 +54,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-IMPLEMENTED = ("register", "unregister", "quit")
-PLANNED = ("call", "answer", "hangup", "hold", "unhold", "dtmf")
+IMPLEMENTED = ("register", "unregister", "quit", "call", "answer", "hangup", "hold", "unhold", "dtmf", "stats")
+PLANNED: tuple[str, ...] = ()
+CALL_COMMANDS = ("call", "answer", "hangup", "hold", "unhold", "dtmf", "stats")
 
 
 # ====================================================================================================
@@ -69,6 +88,210 @@ def _describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+_CALL_STATES = {0: "NULL", 1: "CALLING", 2: "INCOMING", 3: "EARLY", 4: "CONNECTING", 5: "CONFIRMED",
+                6: "DISCONNECTED"}
+_MEDIA_STATUS = {0: "none", 1: "active", 2: "local_hold", 3: "remote_hold", 4: "error"}
+_MEDIA_DIR = {0: "none", 1: "sendonly", 2: "recvonly", 3: "sendrecv"}  # pjmedia_dir: ENCODING = send
+
+
+class _Calls:  # pragma: no cover - runs in the child process
+    """The calls of one agent: pjsua2 `Call` objects (kept referenced until libDestroy: one collected inside
+    its own callback or after libDestroy aborts the process), their players and recorders, and the commands."""
+
+    def __init__(self, pj: Any, *, user: str, play: str | None, record_dir: str | None) -> None:
+        self.pj = pj
+        self.user = user
+        self.play = play
+        self.record_dir = record_dir
+        self.calls: dict[int, Any] = {}  # our ID -> pj.Call, never removed before shutdown()
+        self.ended: set[int] = set()
+        self.players: dict[int, Any] = {}
+        self.recorders: dict[int, tuple[Any, str]] = {}
+        self.to_finish: list[int] = []  # recorders to destroy (finalising their WAV) outside the callbacks
+        self.next_id = 1
+        self.account: Any = None
+        self.call_class = self._make_call_class()
+
+    # -- pjsua2 objects -------------------------------------------------------------------------------------
+    def _make_call_class(self) -> type:
+        pj = self.pj
+        calls = self
+
+        class Call(pj.Call):  # type: ignore[misc,name-defined]
+            def __init__(self, account: Any, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+                super().__init__(account, call_id)
+                self.handle = calls.next_id
+                calls.next_id += 1
+                calls.calls[self.handle] = self
+                self.disconnected = False
+
+            def onCallState(self, prm: Any) -> None:
+                calls.on_state(self)
+
+            def onCallMediaState(self, prm: Any) -> None:
+                calls.on_media(self)
+
+            def onDtmfDigit(self, prm: Any) -> None:
+                _emit("digit", self.handle, prm.digit)
+
+            def onCallTsxState(self, prm: Any) -> None:
+                calls.on_tsx(self, prm)
+
+        return Call
+
+    def incoming(self, account: Any, call_id: int) -> None:
+        call = self.call_class(account, call_id)
+        info = call.getInfo()
+        _emit("incoming", call.handle, info.remoteUri)
+        _emit("callid", call.handle, info.callIdString)
+        prm = self.pj.CallOpParam()
+        prm.statusCode = 180
+        call.answer(prm)
+
+    def on_state(self, call: Any) -> None:
+        info = call.getInfo()
+        state = _CALL_STATES.get(info.state, str(info.state))
+        _emit("call", call.handle, state, info.lastStatusCode, info.lastReason or "-")
+        if info.state == self.pj.PJSIP_INV_STATE_DISCONNECTED and not call.disconnected:
+            call.disconnected = True
+            self.ended.add(call.handle)
+            self.to_finish.append(call.handle)
+
+    def on_media(self, call: Any) -> None:
+        pj = self.pj
+        info = call.getInfo()
+        for index, media in enumerate(info.media):
+            if media.type != pj.PJMEDIA_TYPE_AUDIO:
+                continue
+            _emit("media", call.handle, _MEDIA_STATUS.get(media.status, str(media.status)),
+                  _MEDIA_DIR.get(media.dir, str(media.dir)))
+            if media.status in (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD):
+                self._connect_audio(call, index)
+
+    def _connect_audio(self, call: Any, index: int) -> None:
+        pj = self.pj
+        audio = call.getAudioMedia(index)
+        if self.play:
+            player = self.players.get(call.handle)
+            if player is None:
+                player = pj.AudioMediaPlayer()
+                player.createPlayer(self.play, 0)  # 0: loop for as long as the call lasts
+                self.players[call.handle] = player
+            player.startTransmit(audio)
+        if self.record_dir:
+            entry = self.recorders.get(call.handle)
+            if entry is None:
+                path = os.path.join(self.record_dir, f"{self.user}-call-{call.handle}.wav")
+                recorder = pj.AudioMediaRecorder()
+                recorder.createRecorder(path)
+                entry = self.recorders[call.handle] = (recorder, path)
+                _emit("recording", call.handle, path)
+            audio.startTransmit(entry[0])
+
+    def on_tsx(self, call: Any, prm: Any) -> None:
+        pj = self.pj
+        event = prm.e
+        if event.type != pj.PJSIP_EVENT_TSX_STATE:
+            return
+        tsx = event.body.tsxState.tsx
+        if tsx.state not in (pj.PJSIP_TSX_STATE_COMPLETED, pj.PJSIP_TSX_STATE_TERMINATED) \
+                or tsx.statusCode < 200 or tsx.state == event.body.tsxState.prevState:
+            return
+        if tsx.state == pj.PJSIP_TSX_STATE_TERMINATED and \
+                event.body.tsxState.prevState == pj.PJSIP_TSX_STATE_COMPLETED:
+            return  # already reported at COMPLETED
+        role = "uac" if tsx.role == pj.PJSIP_ROLE_UAC else "uas"
+        _emit("tsx", call.handle, role, tsx.method, tsx.statusCode)
+
+    def tick(self) -> None:
+        """Work deferred out of the callbacks: finalise the WAV of calls that ended."""
+        while self.to_finish:
+            handle = self.to_finish.pop(0)
+            player = self.players.pop(handle, None)
+            del player
+            entry = self.recorders.pop(handle, None)
+            if entry is not None:
+                recorder, path = entry
+                del recorder, entry  # pjsua_recorder_destroy: the WAV header gets its final sizes
+                _emit("recorded", handle, path)
+
+    def shutdown(self, ep: Any) -> None:
+        """Hang up whatever is up, let pjsip send, then drop every pjsua object (before libDestroy)."""
+        if any(h not in self.ended for h in self.calls):
+            with contextlib.suppress(Exception):
+                ep.hangupAllCalls()
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end and any(h not in self.ended for h in self.calls):
+                ep.libHandleEvents(10)
+        self.to_finish.extend(h for h in list(self.recorders) + list(self.players) if h not in self.to_finish)
+        self.tick()
+        self.calls.clear()
+
+    # -- commands -------------------------------------------------------------------------------------------
+    def _pick(self, words: list[str]) -> Any:
+        if words:
+            handle = int(words[0])
+            if handle not in self.calls:
+                raise ValueError(f"no call {handle}")
+            return self.calls[handle]
+        if not self.calls:
+            raise ValueError("no call")
+        live = [h for h in self.calls if h not in self.ended]
+        return self.calls[max(live) if live else max(self.calls)]
+
+    def command(self, cmd: str, words: list[str]) -> None:
+        pj = self.pj
+        if cmd == "call":
+            if len(words) != 1:
+                raise ValueError("usage: call URI")
+            call = self.call_class(self.account)
+            prm = pj.CallOpParam(True)
+            call.makeCall(words[0], prm)
+            _emit("ok", "call", call.handle)
+            _emit("callid", call.handle, call.getInfo().callIdString)
+        elif cmd == "answer":
+            code = int(words[0]) if words else 200
+            call = self._pick(words[1:])
+            prm = pj.CallOpParam(True)
+            prm.statusCode = code
+            call.answer(prm)
+            _emit("ok", "answer", call.handle)
+        elif cmd == "hangup":
+            call = self._pick(words)
+            call.hangup(pj.CallOpParam(True))
+            _emit("ok", "hangup", call.handle)
+        elif cmd == "hold":
+            call = self._pick(words)
+            call.setHold(pj.CallOpParam(True))
+            _emit("ok", "hold", call.handle)
+        elif cmd == "unhold":
+            call = self._pick(words)
+            prm = pj.CallOpParam(True)
+            prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+            call.reinvite(prm)
+            _emit("ok", "unhold", call.handle)
+        elif cmd == "dtmf":
+            if not words:
+                raise ValueError("usage: dtmf DIGITS [ID]")
+            call = self._pick(words[1:])
+            call.dialDtmf(words[0])
+            _emit("ok", "dtmf", call.handle)
+        elif cmd == "stats":
+            call = self._pick(words)
+            rx = tx = 0
+            info = call.getInfo()
+            for index, media in enumerate(info.media):
+                if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status != pj.PJSUA_CALL_MEDIA_NONE:
+                    with contextlib.suppress(Exception):
+                        stat = call.getStreamStat(index).rtcp
+                        rx += stat.rxStat.pkt
+                        tx += stat.txStat.pkt
+            _emit("ok", "stats", call.handle)
+            _emit("stats", call.handle, rx, tx)
+        else:
+            raise ValueError(f"unknown call command {cmd}")
+
+
 def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - runs in the child process
     parser = argparse.ArgumentParser(description="pjsua2 user agent driven over stdin/stdout")
     parser.add_argument("--user", required=True, help="SIP username (and AOR user part)")
@@ -81,6 +304,10 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
     parser.add_argument("--log-level", type=int, default=3)
     parser.add_argument("--max-lifetime", type=float, default=120.0)
     parser.add_argument("--register-on-start", action="store_true")
+    parser.add_argument("--proxy", help="outbound proxy for calls, e.g. sip:127.0.0.1:5070;lr")
+    parser.add_argument("--play", help="a WAV played (looped) into every call once its audio is active")
+    parser.add_argument("--record-dir", help="record what arrives in each call to DIR/USER-call-ID.wav")
+    parser.add_argument("--rtp-port", type=int, default=0, help="first RTP port (0: pjsua picks one)")
     args = parser.parse_args(argv)
     _take_stdout_for_protocol()
 
@@ -107,10 +334,15 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
     ep.libStart()
     local = ep.transportGetInfo(tp).localName
 
+    calls = _Calls(pj, user=args.user, play=args.play, record_dir=args.record_dir)
+
     class Account(pj.Account):  # type: ignore[misc]
         def onRegState(self, prm: Any) -> None:  # pjsua2's callback name
             reason = prm.reason or "-"
             _emit("reg", prm.code, prm.expiration, reason)
+
+        def onIncomingCall(self, prm: Any) -> None:
+            calls.incoming(self, prm.callId)
 
     registrar = args.registrar
     if args.transport == "tcp" and "transport=" not in registrar:
@@ -124,11 +356,18 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
     acfg.sipConfig.transportId = tp
     acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.user, 0, args.password))
     acfg.mediaConfig.transportConfig.boundAddress = args.bind
+    acfg.mediaConfig.transportConfig.port = args.rtp_port
+    if args.proxy:
+        proxy = args.proxy
+        if args.transport == "tcp" and "transport=" not in proxy:
+            proxy += ";transport=tcp"
+        acfg.sipConfig.proxies.append(proxy)
     acfg.natConfig.iceEnabled = False
     acfg.natConfig.sipStunUse = pj.PJSUA_STUN_USE_DISABLED
     acfg.natConfig.mediaStunUse = pj.PJSUA_STUN_USE_DISABLED
     accounts = [Account()]  # a list so that it can be emptied (and collected) before libDestroy()
     accounts[0].create(acfg)
+    calls.account = accounts[0]
     _emit("ready", args.transport, local)
 
     def handle(line: str) -> bool:
@@ -145,6 +384,8 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
                 accounts[0].setRegistration(False)
             elif cmd == "quit":
                 return False
+            elif cmd in CALL_COMMANDS:
+                calls.command(cmd, words[1:])
             elif cmd in PLANNED:
                 _emit("error", cmd, "not implemented")
             else:
@@ -159,6 +400,7 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
     running = True
     while running:
         ep.libHandleEvents(10)
+        calls.tick()
         if time.monotonic() > deadline:
             _emit("error", "timeout", f"max lifetime {args.max_lifetime}s reached")
             break
@@ -173,13 +415,15 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
             line, pending = pending.split(b"\n", 1)
             running = handle(line.decode("utf-8", "replace").strip())
 
-    # Orderly shutdown: drop the account (pjsua unregisters it if registered), let pjsip send, destroy.
+    # Orderly shutdown: hang up, drop the account (pjsua unregisters it if registered), let pjsip send, destroy.
+    calls.shutdown(ep)
     with contextlib.suppress(Exception):
         accounts[0].shutdown()
     end = time.monotonic() + 1.0
     while time.monotonic() < end:
         ep.libHandleEvents(10)
     accounts.clear()
+    calls.account = None
     gc.collect()
     ep.libDestroy()
     _emit("bye")
@@ -230,12 +474,22 @@ class PjsuaAgent:
         log_level: int = 4,
         max_lifetime: float = 90.0,
         startup_timeout: float = 15.0,
+        proxy: str | None = None,
+        play: Path | None = None,
+        record_dir: Path | None = None,
     ) -> PjsuaAgent:
         log_dir.mkdir(parents=True, exist_ok=True)
         stderr_path = log_dir / f"pjsua-{user}-{transport}-{os.getpid()}-{time.monotonic_ns()}.log"
         args = [sys.executable, str(Path(__file__).resolve()), "--user", user, "--password", password,
                 "--registrar", registrar, "--transport", transport, "--domain", domain,
                 "--expires", str(expires), "--log-level", str(log_level), "--max-lifetime", str(max_lifetime)]
+        if proxy is not None:
+            args += ["--proxy", proxy]
+        if play is not None:
+            args += ["--play", str(play)]
+        if record_dir is not None:
+            record_dir.mkdir(parents=True, exist_ok=True)
+            args += ["--record-dir", str(record_dir)]
         with stderr_path.open("wb") as err:
             proc = subprocess.Popen(
                 args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, start_new_session=True,
@@ -314,6 +568,92 @@ class PjsuaAgent:
         self.send("unregister")
         self.expect("ok", timeout=timeout)
         return self.expect("reg", timeout=timeout, where=lambda e: e.code >= 200)
+
+    # -- calls ------------------------------------------------------------------------------------------------
+    # The methods below look events up in the whole history (`seen`) from a position, without consuming the
+    # queue that `expect()` reads: a test can wait for a call state, then for a media event that came first.
+    def mark(self) -> int:
+        """A position in the event history: pass it as `after` to only look at later events."""
+        self._drain()
+        return len(self.seen)
+
+    def wait_event(self, name: str, *, after: int = 0, timeout: float = 10.0,
+                   where: Callable[[Event], bool] | None = None) -> Event:
+        """The first event called `name` (matching `where`) at or after position `after` of the history."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._drain()
+            for line in self.seen[after:]:
+                words = line.split()
+                if words and words[0] == name:
+                    event = Event(words[0], words[1:], line)
+                    if where is None or where(event):
+                        return event
+            if self.proc.poll() is not None and not self._lines:
+                raise AgentError(f"agent exited while waiting for {name!r}\n{self.describe()}")
+            if time.monotonic() > deadline:
+                raise AgentError(f"no {name!r} event within {timeout:.1f}s\n{self.describe()}")
+            time.sleep(0.02)
+
+    def events_named(self, name: str, *, after: int = 0, call: str | None = None) -> list[Event]:
+        """Every event called `name` so far (of call `call` if given), from position `after`."""
+        self._drain()
+        out = []
+        for line in self.seen[after:]:
+            words = line.split()
+            if words and words[0] == name and (call is None or words[1:2] == [call]):
+                out.append(Event(words[0], words[1:], line))
+        return out
+
+    def call(self, uri: str, timeout: float = 10.0) -> str:
+        """Place a call; returns its ID (then wait for `call ID STATE` events with `wait_call_state`)."""
+        return self.call_command(f"call {uri}", timeout)
+
+    def call_command(self, line: str, timeout: float = 10.0) -> str:
+        """Send a call command (`answer 486`, `hangup 2`, `hold`, `dtmf 123#`...); returns the call's ID."""
+        cmd = line.split()[0]
+        start = self.mark()
+        self.send(line)
+        deadline = time.monotonic() + timeout
+        while True:
+            self._drain()
+            for line_seen in self.seen[start:]:
+                words = line_seen.split()
+                if words[:2] == ["ok", cmd]:
+                    return words[2] if len(words) > 2 else ""
+                if words[:2] == ["error", cmd]:
+                    raise AgentError(f"agent refused {line!r}: {line_seen}\n{self.describe()}")
+            if self.proc.poll() is not None and not self._lines:
+                raise AgentError(f"agent exited after {line!r}\n{self.describe()}")
+            if time.monotonic() > deadline:
+                raise AgentError(f"no answer to {line!r} within {timeout:.1f}s\n{self.describe()}")
+            time.sleep(0.02)
+
+    def wait_call_state(self, call_id: str, state: str, *, after: int = 0, timeout: float = 10.0) -> Event:
+        """The `call ID STATE CODE REASON` event of `call_id` reaching `state` (CONFIRMED, DISCONNECTED...)."""
+        return self.wait_event("call", after=after, timeout=timeout,
+                               where=lambda e: e.args[:2] == [call_id, state])
+
+    def wait_incoming(self, *, after: int = 0, timeout: float = 10.0) -> tuple[str, str]:
+        """(call ID, remote URI as shown to this callee) of the next incoming call."""
+        event = self.wait_event("incoming", after=after, timeout=timeout)
+        return event.args[0], " ".join(event.args[1:])
+
+    def sip_call_id(self, call_id: str, timeout: float = 5.0) -> str:
+        """The SIP Call-ID of the agent's call `call_id` (its dialog with the server)."""
+        return self.wait_event("callid", timeout=timeout, where=lambda e: e.args[:1] == [call_id]).args[1]
+
+    def wait_media(self, call_id: str, status: str, *, after: int = 0, timeout: float = 10.0) -> Event:
+        """The `media ID STATUS DIR` event of `call_id` with `status` (active, local_hold, remote_hold...)."""
+        return self.wait_event("media", after=after, timeout=timeout,
+                               where=lambda e: e.args[:2] == [call_id, status])
+
+    def rtp_stats(self, call_id: str, timeout: float = 5.0) -> tuple[int, int]:
+        """(RTP packets received, sent) of the call's audio stream so far."""
+        start = self.mark()
+        self.call_command(f"stats {call_id}", timeout)  # its reply is the `stats` event, or an `error`
+        event = self.wait_event("stats", after=start, timeout=timeout, where=lambda e: e.args[:1] == [call_id])
+        return int(event.args[1]), int(event.args[2])
 
     def request_quit(self) -> None:
         """Send `quit` without waiting (to shut several agents down in parallel, then `close()` each)."""
