@@ -26,6 +26,7 @@ from provisioning.model import Directory
 from sipserver.aio.application import Application
 from sipserver.aio.batching import BindingWriter
 from sipserver.aio.calls import CallController
+from sipserver.aio.loadmonitor import LoadMonitor
 from sipserver.aio.server import SipServer
 from sipserver.aio.transports import ListenAddress
 from sipserver.b2bua.live import LiveCalls
@@ -80,6 +81,8 @@ class RunningServer:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._housekeeping
+        if self.application.load is not None:
+            self.application.load.stop()
         if self.http_runner is not None:
             await self.http_runner.cleanup()
         await self.sip.close()
@@ -111,13 +114,15 @@ async def start_server(config: ServerConfig) -> RunningServer:
     authenticator = DigestAuthenticator(
         load_or_create_secret(config.data_dir / NONCE_SECRET_FILE), nonce_lifetime=config.nonce_lifetime
     )
+    load = LoadMonitor(threshold=config.overload_lag)
+    load.start()
     live = LiveCalls()
     calls = CallController(stack=stack, local_for=sip.local_address_for, live=live,
                            call_log=SqliteCallLogStore(call_log_db), admission=config.admission)
     application = Application(
         stack=stack, subscribers=subscribers, directory=directory, location=location,
         binding_writer=binding_writer, calls=calls, authenticator=authenticator, flush=sip.flush, now=sip.now,
-        registrar_policy=config.registrar, digest_algorithms=config.digest_algorithms,
+        registrar_policy=config.registrar, digest_algorithms=config.digest_algorithms, load=load,
     )
     sip.application = application
     running = RunningServer(config, sip, application, db, call_log_db, subscribers, binding_writer, [])
@@ -164,6 +169,8 @@ def status_of(running: RunningServer) -> dict[str, object]:
         "calls_in_progress": len(running.application.calls),
         "calls_completed": running.application.calls.completed,
         "calls_refused_overload": running.application.calls.admission.refused,
+        "requests_refused_overload": running.application.overload_refusals,
+        "loop_lag_ms": round(running.application.load.lag * 1000, 1) if running.application.load else None,
     }
 
 
