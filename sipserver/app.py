@@ -114,7 +114,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
     authenticator = DigestAuthenticator(
         load_or_create_secret(config.data_dir / NONCE_SECRET_FILE), nonce_lifetime=config.nonce_lifetime
     )
-    load = LoadMonitor(threshold=config.overload_lag)
+    load = LoadMonitor(threshold=config.overload_busy)
     load.start()
     live = LiveCalls()
     calls = CallController(stack=stack, local_for=sip.local_address_for, live=live,
@@ -170,7 +170,7 @@ def status_of(running: RunningServer) -> dict[str, object]:
         "calls_completed": running.application.calls.completed,
         "calls_refused_overload": running.application.calls.admission.refused,
         "requests_refused_overload": running.application.overload_refusals,
-        "loop_lag_ms": round(running.application.load.lag * 1000, 1) if running.application.load else None,
+        "loop_busy": round(running.application.load.busy, 2) if running.application.load else None,
     }
 
 

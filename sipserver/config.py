@@ -34,7 +34,7 @@ class ServerConfig:
     timers: TimerConfig = field(default_factory=TimerConfig)
     registrar: RegistrarPolicy = field(default_factory=RegistrarPolicy)
     admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)
-    overload_lag: float = 0.15  # seconds of event-loop lag above which new requests get 503
+    overload_busy: float = 0.95  # fraction of a core the loop thread uses above which new calls/REGISTERs get 503
     nonce_lifetime: float = 300.0
     digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256")
     binding_sweep_interval: float = 15.0

@@ -40,6 +40,7 @@ from sipserver.stack import SipStack
 from sipserver.transaction import ServerTransaction
 
 log = structlog.get_logger("callconnect.app")
+_REFUSED_WHEN_OVERLOADED = frozenset({"INVITE", "REGISTER", "SUBSCRIBE", "MESSAGE", "REFER"})
 security_log = structlog.get_logger("callconnect.security")
 
 
@@ -139,9 +140,9 @@ class Application:
     # -- requests -----------------------------------------------------------------------------------------
     def _on_request(self, event: RequestReceived, now: float) -> None:
         request, txn = event.request, event.transaction
-        if self.load is not None and self.load.overloaded:
-            # New work waits in line behind what is queued: refuse it now, cheaply, rather than answer it after
-            # its sender has retransmitted it (security.md: goodput flat at twice the capacity).
+        if self.load is not None and request.method in _REFUSED_WHEN_OVERLOADED and self.load.overloaded:
+            # Refuse new costly work now, cheaply, rather than answer it after its sender has retransmitted it
+            # (security.md: goodput flat at twice the capacity). OPTIONS costs no more than its refusal.
             self.overload_refusals += 1
             self.stack.reply(txn, 503, now, "Service Unavailable", (("Retry-After", "2"),))
             return
