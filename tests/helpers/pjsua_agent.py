@@ -32,7 +32,8 @@ never reused; commands that take an optional ID act on the latest call still up,
 
 STATE is one of CALLING INCOMING EARLY CONNECTING CONFIRMED DISCONNECTED. With `--play WAV`, the WAV is played
 (looped) into every call once its audio is active; with `--record-dir DIR`, what arrives from the far end is
-recorded into `DIR/USER-call-ID.wav`.
+recorded into `DIR/USER-call-ID.wav`. `--codecs G722/16000,PCMU/8000` offers and accepts only those codecs (pjsua's
+default list starts with speex, which mangled a pure test tone in about one call in two here).
 
 The agent exits by itself after `--max-lifetime` seconds or when stdin closes, so a crashed test never leaves
 it running. `PjsuaAgent` (below) is the test-side driver; it does not import pjsua2.
@@ -308,6 +309,7 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
     parser.add_argument("--play", help="a WAV played (looped) into every call once its audio is active")
     parser.add_argument("--record-dir", help="record what arrives in each call to DIR/USER-call-ID.wav")
     parser.add_argument("--rtp-port", type=int, default=0, help="first RTP port (0: pjsua picks one)")
+    parser.add_argument("--codecs", help="only these codecs, in this order (e.g. G722/16000,PCMU/8000)")
     args = parser.parse_args(argv)
     _take_stdout_for_protocol()
 
@@ -322,8 +324,19 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
     cfg.uaConfig.mainThreadOnly = True
     cfg.logConfig.level = args.log_level
     cfg.logConfig.consoleLevel = args.log_level
+    # The null sound device is the conference bridge's clock, which drives RTP and RFC 4733 DTMF: never close it
+    # when idle (by default it closes after 1 s without a player, and DTMF then stops mid-string); no VAD, so
+    # that RTP keeps flowing during silence (a call without a tone still shows packets arriving).
+    cfg.medConfig.sndAutoCloseTime = -1
+    cfg.medConfig.noVad = True
     ep.libInit(cfg)
     ep.audDevManager().setNullDev()
+    if args.codecs:
+        wanted = [c.strip() for c in args.codecs.split(",") if c.strip()]
+        for info in ep.codecEnum2():
+            ep.codecSetPriority(info.codecId, 0)  # disabled unless listed
+        for rank, codec in enumerate(wanted):
+            ep.codecSetPriority(codec, 255 - rank)
 
     tcfg = pj.TransportConfig()
     tcfg.port = 0
@@ -477,6 +490,7 @@ class PjsuaAgent:
         proxy: str | None = None,
         play: Path | None = None,
         record_dir: Path | None = None,
+        codecs: Sequence[str] = (),
     ) -> PjsuaAgent:
         log_dir.mkdir(parents=True, exist_ok=True)
         stderr_path = log_dir / f"pjsua-{user}-{transport}-{os.getpid()}-{time.monotonic_ns()}.log"
@@ -487,6 +501,8 @@ class PjsuaAgent:
             args += ["--proxy", proxy]
         if play is not None:
             args += ["--play", str(play)]
+        if codecs:
+            args += ["--codecs", ",".join(codecs)]
         if record_dir is not None:
             record_dir.mkdir(parents=True, exist_ok=True)
             args += ["--record-dir", str(record_dir)]
