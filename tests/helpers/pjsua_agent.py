@@ -438,7 +438,9 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
     accounts.clear()
     calls.account = None
     gc.collect()
-    ep.libDestroy()
+    # Everything was sent and answered above: NO_NETWORK skips pjsua_destroy's own hang-up/unregister round and its
+    # fixed 1 s wait for the answers.
+    ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
     _emit("bye")
     return 0
 
