@@ -119,9 +119,6 @@ def test_forked_call_first_answer_wins_other_gets_cancel_with_reason(bed: CallBe
     assert directions(rows) == {JEAN: "placed", MARIE: "received"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: SipStack.pop_outgoing() (sipserver/stack.py) sends the transaction layer's messages of a batch"
-    " before the raw ones (send_raw: 2xx ACKs), so the losing fork gets its BYE before the ACK of its 200"))
 def test_forked_call_late_2xx_gets_ack_then_bye(bed: CallBed) -> None:
     """Both contacts of 202 answer 200 at once (no 180): the first 200 wins; the other gets ACK then BYE with
     the completed-elsewhere Reason, never a CANCEL; the caller sees one answered call."""
