@@ -169,7 +169,7 @@ def assert_heard(agent: PjsuaAgent, call_id: str, frequency: float) -> None:
 
 def assert_answered_rows(rows: list[CallLogEntry]) -> None:
     placed, received = row(rows, JEAN), row(rows, MARIE)
-    assert (placed.direction, placed.other_number) == ("placed", "202"), placed
+    assert (placed.direction, placed.other_number, placed.other_name) == ("placed", "202", "Marie Martin"), placed
     assert (received.direction, received.other_number) == ("received", "201"), received
     assert received.other_name == "Jean Dupont", received
     for entry in (placed, received):
@@ -215,7 +215,7 @@ def test_answered_call_media_both_ways_and_call_log(phones: Phones, caller_trans
 
 @pytest.mark.parametrize("dial", ["022211202", "+3222211202"], ids=["national", "e164"])
 def test_other_forms_of_the_number_ring_the_user(phones: Phones, dial: str) -> None:
-    """The national and E.164 numbers of 202 ring 202's phone; the caller's log keeps what was dialled."""
+    """The national and E.164 numbers of 202 ring 202's phone; the caller's log shows who answered (202)."""
     jean = phones.start("201", media=False)
     marie = phones.start("202", media=False)
     cid, bid, shown = connect(jean, marie, dial)
@@ -223,8 +223,8 @@ def test_other_forms_of_the_number_ring_the_user(phones: Phones, dial: str) -> N
     jean.call_command(f"hangup {cid}")
     marie.wait_call_state(bid, "DISCONNECTED", timeout=PROMPT)
     rows = phones.call_log(jean.sip_call_id(cid), 2)
-    assert row(rows, MARIE).direction == "received", rows
-    assert row(rows, JEAN).direction == "placed", rows
+    assert (row(rows, JEAN).direction, row(rows, JEAN).other_number) == ("placed", "202"), rows
+    assert (row(rows, MARIE).direction, row(rows, MARIE).other_number) == ("received", "201"), rows
 
 
 # -- unanswered calls ----------------------------------------------------------------------------------------------
@@ -279,12 +279,13 @@ def test_call_refused(phones: Phones, dial: str, status: int) -> None:
 
 
 # -- in-dialog requests --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("holder", ["caller", "callee"])
-def test_hold_and_resume(phones: Phones, holder: str) -> None:
+@pytest.mark.parametrize(("holder", "transport"), [("caller", "udp"), ("callee", "udp"), ("caller", "tcp"),
+                                                   ("callee", "tcp")])
+def test_hold_and_resume(phones: Phones, holder: str, transport: str) -> None:
     """A re-INVITE a=sendonly from either side reaches the other (remote hold: its media goes recvonly), and
     a=sendrecv resumes it; RTP flows again after the resume."""
-    jean = phones.start("201", media=False)
-    marie = phones.start("202", media=False)
+    jean = phones.start("201", transport, media=False)
+    marie = phones.start("202", transport, media=False)
     cid, bid, _ = connect(jean, marie)
     a, a_id, b, b_id = (jean, cid, marie, bid) if holder == "caller" else (marie, bid, jean, cid)
     rtp_grows(b, b_id)
