@@ -5,8 +5,6 @@ Implements `sipserver.b2bua.cdr.CallLogStore`. Knows nothing of SIP.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import aiosqlite
 
 from sipserver.b2bua.cdr import CallLogRow
@@ -16,7 +14,7 @@ class SqliteCallLogStore:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
 
-    async def add_rows(self, rows: Iterable[CallLogRow]) -> None:
+    async def add_rows(self, rows: list[CallLogRow]) -> None:
         values = [
             (r.user_id, r.direction, r.started_at, r.answered_at, r.ended_at, r.other_number, r.other_name,
              r.call_id, r.duration)
@@ -24,11 +22,12 @@ class SqliteCallLogStore:
         ]
         if not values:
             return
-        await self._db.executemany(
+        cursor = await self._db.executemany(
             "INSERT INTO call_log (user_id, direction, started_at, answered_at, ended_at, other_number,"
             " other_name, call_id, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values,
         )
+        await cursor.close()
         await self._db.commit()
 
     async def rows_of(self, user_id: str, limit: int = 100) -> list[CallLogRow]:

@@ -69,9 +69,9 @@ class SqliteLocationStore:
         if not upserts and not deletes:
             return
         if deletes:
-            await self._db.executemany(_DELETE, deletes)
+            await (await self._db.executemany(_DELETE, deletes)).close()
         if upserts:
-            await self._db.executemany(_UPSERT, upserts)
+            await (await self._db.executemany(_UPSERT, upserts)).close()
         await self._db.commit()
 
     async def close(self) -> None:

@@ -17,7 +17,7 @@ import structlog
 
 from provisioning.model import Directory
 from provisioning.store import SubscriberStore
-from sipserver.aio.batching import BindingWriter
+from sipserver.aio.batching import BindingWriter, ignore_failure
 from sipserver.aio.calls import CallController
 from sipserver.aio.loadmonitor import LoadMonitor
 from sipserver.b2bua.auth import Authenticated, Challenge, FromTrunk, authenticate
@@ -248,5 +248,6 @@ class Application:
         changes = self.location.expired(self._wall_clock())
         if changes:
             self.location.apply(changes)
-            self.binding_writer.submit(changes)
+            self.binding_writer.submit(changes).add_done_callback(ignore_failure)
         return changes
+

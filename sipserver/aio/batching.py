@@ -1,15 +1,17 @@
-"""Group commit for binding writes: many REGISTERs, one database transaction.
+"""Group commit: many writers, one database transaction per burst (bindings, call-log rows).
 
-Each `submit(changes)` returns a future that resolves once the changes are durable. While one batch is being
-written, new submissions queue up and go out together in the next one, so a burst of thousands of REGISTERs/s
-costs a handful of commits instead of thousands, and no 200 is sent before its binding is on disk.
-This module knows nothing of SIP; it only batches `LocationStore.save_changes` calls.
+Each `submit(items)` returns a future that resolves once the items are durable. While one batch is being
+written, new submissions queue up and go out together in the next one, so a burst of thousands of REGISTERs or
+ended calls per second costs a handful of commits instead of thousands — and writes to one SQLite connection
+never overlap (concurrent statements on one aiosqlite connection lose rows under load, BENCHMARKS.md).
+This module knows nothing of SIP or SQL: it batches calls to one `save(items)` coroutine.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Generic, TypeVar
 
 import structlog
 
@@ -17,18 +19,21 @@ from sipserver.b2bua.location import BindingChange, LocationStore
 
 log = structlog.get_logger("callconnect.storage")
 
+T = TypeVar("T")
 
-class BindingWriter:
-    def __init__(self, store: LocationStore) -> None:
-        self._store = store
-        self._queue: list[BindingChange] = []
+
+class GroupCommit(Generic[T]):
+    def __init__(self, save: Callable[[list[T]], Awaitable[None]], name: str) -> None:
+        self._save = save
+        self._name = name
+        self._queue: list[T] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Task[None] | None = None
 
-    def submit(self, changes: Iterable[BindingChange]) -> asyncio.Future[None]:
+    def submit(self, items: Iterable[T]) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.extend(changes)
+        self._queue.extend(items)
         self._waiters.append(future)
         if self._task is None:
             self._task = loop.create_task(self._drain())
@@ -40,9 +45,9 @@ class BindingWriter:
                 batch, waiters = self._queue, self._waiters
                 self._queue, self._waiters = [], []
                 try:
-                    await self._store.save_changes(batch)
-                except Exception as exc:  # report to every waiter; the registrar answers 500
-                    log.exception("binding_write_failed", count=len(batch))
+                    await self._save(batch)
+                except Exception as exc:  # reported to every waiter (the registrar answers 500)
+                    log.exception("batch_write_failed", what=self._name, count=len(batch))
                     for waiter in waiters:
                         if not waiter.done():
                             waiter.set_exception(exc)
@@ -57,3 +62,16 @@ class BindingWriter:
         """Wait until everything submitted so far is written (used at shutdown)."""
         while self._task is not None:
             await asyncio.shield(self._task)
+
+
+def ignore_failure(future: asyncio.Future[None]) -> None:
+    """Done-callback for a `submit()` nobody awaits: the writer has logged a failure; mark it retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
+class BindingWriter(GroupCommit[BindingChange]):
+    """Binding changes of the registrar; the 200 to a REGISTER is sent when its future resolves."""
+
+    def __init__(self, store: LocationStore) -> None:
+        super().__init__(store.save_changes, "bindings")

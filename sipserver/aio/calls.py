@@ -7,7 +7,6 @@ the two-leg machine is `sipserver.b2bua.call`. This module must not parse header
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable
 
@@ -15,6 +14,7 @@ import structlog
 
 from provisioning.model import Directory, Group, Trunk, User
 from sipserver.address import Endpoint
+from sipserver.aio.batching import GroupCommit, ignore_failure
 from sipserver.b2bua import identity
 from sipserver.b2bua.admission import Admission, AdmissionPolicy
 from sipserver.b2bua.call import (
@@ -32,7 +32,7 @@ from sipserver.b2bua.call import (
     Target,
     TxnContext,
 )
-from sipserver.b2bua.cdr import CallLogStore, Presentation, call_log_rows
+from sipserver.b2bua.cdr import CallLogRow, CallLogStore, Presentation, call_log_rows
 from sipserver.b2bua.live import LiveCalls
 from sipserver.b2bua.location import LocationService
 from sipserver.b2bua.routing import ToTrunk, ToUser, Unroutable, parse_dialled, route, route_from_trunk
@@ -77,7 +77,7 @@ class CallController:
         self._timers: TimerQueue[Call] = TimerQueue()
         self._timer_of: dict[int, TimerHandle] = {}
         self._ringing: dict[tuple[str, str, int], Call] = {}  # (Call-ID, From tag, CSeq) of A legs: loop check
-        self._log_tasks: set[asyncio.Task[None]] = set()
+        self._log_writer: GroupCommit[CallLogRow] = GroupCommit(call_log.add_rows, "call_log")
         self.completed = 0
 
     def __len__(self) -> int:
@@ -289,23 +289,15 @@ class CallController:
             self.calls.pop((leg.call_id, leg.local_tag), None)
         self.completed += 1
         if presentation is not None:
-            rows = call_log_rows(call, presentation, self._wall_clock() - now)
-            task = asyncio.get_running_loop().create_task(self._write_log(rows))
-            self._log_tasks.add(task)
-            task.add_done_callback(self._log_tasks.discard)
-
-    async def _write_log(self, rows: list) -> None:  # type: ignore[type-arg]
-        try:
-            await self.call_log.add_rows(rows)
-        except Exception:
-            log.exception("call_log_write_failed", rows=len(rows))
+            written = self._log_writer.submit(call_log_rows(call, presentation, self._wall_clock() - now))
+            written.add_done_callback(ignore_failure)  # failures are logged by the writer
 
     async def flush(self) -> None:
-        while self._log_tasks:
-            await asyncio.gather(*list(self._log_tasks), return_exceptions=True)
+        await self._log_writer.flush()
 
     @staticmethod
     def _leg_of(call: Call, call_id: str) -> BLeg | None:
         if call.a_invite.call_id == call_id:
             return None
         return next((leg for leg in call.legs if leg.call_id == call_id), None)
+

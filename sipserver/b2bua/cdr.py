@@ -10,7 +10,6 @@ that user was shown. Pure: a finished `Call` in, rows out; nothing here knows st
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -71,7 +70,7 @@ def call_log_rows(call: Call, presentation: Presentation, wall_offset: float) ->
 
 
 class CallLogStore(Protocol):
-    async def add_rows(self, rows: Iterable[CallLogRow]) -> None: ...
+    async def add_rows(self, rows: list[CallLogRow]) -> None: ...
 
     async def rows_of(self, user_id: str, limit: int = 100) -> list[CallLogRow]: ...
 
@@ -80,7 +79,7 @@ class InMemoryCallLogStore:
     def __init__(self) -> None:
         self.rows: list[CallLogRow] = []
 
-    async def add_rows(self, rows: Iterable[CallLogRow]) -> None:
+    async def add_rows(self, rows: list[CallLogRow]) -> None:
         self.rows.extend(rows)
 
     async def rows_of(self, user_id: str, limit: int = 100) -> list[CallLogRow]:
