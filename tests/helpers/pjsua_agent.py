@@ -33,7 +33,7 @@ never reused; commands that take an optional ID act on the latest call still up,
 STATE is one of CALLING INCOMING EARLY CONNECTING CONFIRMED DISCONNECTED. With `--play WAV`, the WAV is played
 (looped) into every call once its audio is active; with `--record-dir DIR`, what arrives from the far end is
 recorded into `DIR/USER-call-ID.wav`. `--codecs G722/16000,PCMU/8000` offers and accepts only those codecs (pjsua's
-default list starts with speex, which mangled a pure test tone in about one call in two here).
+default list starts with speex, which turned a pure test tone into loud noise in one of the first calls tried).
 
 The agent exits by itself after `--max-lifetime` seconds or when stdin closes, so a crashed test never leaves
 it running. `PjsuaAgent` (below) is the test-side driver; it does not import pjsua2.
@@ -247,7 +247,11 @@ class _Calls:  # pragma: no cover - runs in the child process
                 raise ValueError("usage: call URI")
             call = self.call_class(self.account)
             prm = pj.CallOpParam(True)
-            call.makeCall(words[0], prm)
+            try:
+                call.makeCall(words[0], prm)
+            except Exception:
+                self.ended.add(call.handle)  # never started: not "the latest call still up"
+                raise
             _emit("ok", "call", call.handle)
             _emit("callid", call.handle, call.getInfo().callIdString)
         elif cmd == "answer":

@@ -104,7 +104,7 @@ def phones(pjsua2_available: None, server_factory: ServerFactory, group_template
     bed = Phones(server, tmp_path, tones)
     yield bed
     for agent in bed.agents:
-        agent.request_quit()  # in parallel: each takes a second or two to hang up, unregister and destroy
+        agent.request_quit()  # in parallel: each takes about a second to hang up, unregister and destroy
     for agent in bed.agents:
         agent.close()
 
@@ -267,15 +267,22 @@ def test_caller_cancels_while_ringing(phones: Phones) -> None:
     assert row(rows, JEAN).direction == "placed" and row(rows, JEAN).answered_at is None, rows
 
 
-@pytest.mark.parametrize(("dial", "status"), [("299", 404), ("203", 480)],
-                         ids=["unknown-extension-404", "unregistered-user-480"])
-def test_call_refused(phones: Phones, dial: str, status: int) -> None:
-    """299 is nobody (404); 203 exists but has no registered phone (480)."""
+@pytest.mark.parametrize(("dial", "status", "was_registered"),
+                         [("299", 404, False), ("203", 480, False), ("203", 480, True)],
+                         ids=["unknown-extension-404", "never-registered-480", "unregistered-480"])
+def test_call_refused(phones: Phones, dial: str, status: int, was_registered: bool) -> None:
+    """299 is nobody (404); 203 exists but has no registered phone (480), never or no longer (its phone
+    registered, then unregistered)."""
+    if was_registered:
+        pieter = phones.start("203", media=False)
+        assert pieter.unregister().code == 200, pieter.describe()
     jean = phones.start("201", media=False)
     cid = jean.call(f"sip:{dial}@{DEMO_DOMAIN}")
     ended = jean.wait_call_state(cid, "DISCONNECTED", timeout=5)
     assert status_of(ended.args) == status, ended.line
     assert not jean.events_named("media", call=cid), jean.describe()
+    if was_registered:
+        assert not pieter.events_named("incoming"), pieter.describe()
 
 
 # -- in-dialog requests --------------------------------------------------------------------------------------------
