@@ -142,6 +142,12 @@ class Step:
         return self.created / period if period > 0 else float("nan")
 
     @property
+    def goodput(self) -> float:
+        """Successful calls per second over the same period."""
+        period = self.elapsed - self.hold_ms / 1000.0
+        return self.successful / period if period > 0 else float("nan")
+
+    @property
     def cpu_us_per_call(self) -> float:
         return 1e6 * self.cpu_total / self.successful if self.successful else float("nan")
 
@@ -281,7 +287,7 @@ def format_step(step: Step) -> str:
         f"server CPU {step.cpu_steady_percent:5.1f}% ({step.cpu_us_per_call:5.0f} us/call)  ")
     refused = f"  503s {step.refused_503}" if step.refused_503 else ""
     verdict = ("CLEAN" if step.spotless else "CLEAN (with retransmissions)") if step.clean else "NOT CLEAN"
-    return (f"  {step.series:6s} {step.target:5d}/s  achieved {step.achieved:6.0f}/s  "
+    return (f"  {step.series:6s} {step.target:5d}/s  placed {step.achieved:6.0f}/s  goodput {step.goodput:6.0f}/s  "
             f"ok {step.successful:6d}/{step.sent:<6d} failed {step.failed:5d}  retrans {step.retransmissions:5d}  "
             f"{cpu}setup p50 {step.setup_p50:6.1f} ms p99 {step.setup_p99:7.1f} ms  "
             f"bye p50 {step.teardown_p50:5.1f} p99 {step.teardown_p99:6.1f} ms  exit {step.sipp_exit}"
@@ -362,7 +368,8 @@ class Bench:
 
 
 # -- the three parts -----------------------------------------------------------------------------------------
-def server_series(bench: Bench, rates: Sequence[int], duration: float, hold_ms: int) -> list[Step]:
+def server_series(bench: Bench, rates: Sequence[int], duration: float, hold_ms: int, keep_going: bool = False
+                  ) -> list[Step]:
     server, trunk_port = bench.server("rates")
     remote = (server.host, server.port)
     _, _ = bench.callee(remote, "callee-rates", register=True, timeout=3600)
@@ -379,7 +386,7 @@ def server_series(bench: Bench, rates: Sequence[int], duration: float, hold_ms: 
         left = wait_calls(server, "==", 0, 40)
         if left:
             print(f"  {left} calls still in progress 40 s after the step", flush=True)
-        if not step.clean:
+        if not step.clean and not keep_going:
             break
     return steps
 
@@ -465,13 +472,14 @@ def describe_machine() -> str:
 
 
 def markdown(steps: list[Step], memory: list[MemoryPoint]) -> str:
-    lines = ["| path | rate/s | calls ok / sent | failed | retrans | setup p50 / p99 ms | BYE p50 / p99 ms |"
-             " server CPU (steady) | CPU µs/call |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| path | rate/s | goodput/s | calls ok / sent | failed | retrans | setup p50 / p99 ms |"
+             " BYE p50 / p99 ms | server CPU (steady) | CPU µs/call |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for s in steps:
         cpu = ("-", "-") if s.series == "direct" else (f"{s.cpu_steady_percent:.0f} %", f"{s.cpu_us_per_call:.0f}")
         failed = f"{s.failed}" + (f" ({s.refused_503} x 503)" if s.refused_503 else "")
-        lines.append(f"| {s.series} | {s.target} | {s.successful} / {s.sent} | {failed} | {s.retransmissions} | "
+        lines.append(f"| {s.series} | {s.target} | {s.goodput:.0f} | {s.successful} / {s.sent} | {failed} | "
+                     f"{s.retransmissions} | "
                      f"{s.setup_p50:.1f} / {s.setup_p99:.1f} | {s.teardown_p50:.1f} / {s.teardown_p99:.1f} | "
                      f"{cpu[0]} | {cpu[1]} |")
     if memory:
@@ -490,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold-ms", type=int, default=1000, help="hold time of each call (SIPp -d)")
     parser.add_argument("--memory", help=f"established-call counts for the memory test (default {DEFAULT_MEMORY})")
     parser.add_argument("--memory-rate", type=int, default=500, help="call rate while building up the calls")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="run every server step even past the first one with failures (overload behaviour)")
     parser.add_argument("--skip-server", action="store_true")
     parser.add_argument("--skip-direct", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
@@ -522,7 +532,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.skip_server:
             with part() as bench:
-                steps += server_series(bench, ints(args.rates, DEFAULT_RATES), args.duration, args.hold_ms)
+                steps += server_series(bench, ints(args.rates, DEFAULT_RATES), args.duration, args.hold_ms,
+                                       args.keep_going)
         if not args.skip_direct:
             with part() as bench:
                 steps += direct_series(bench, ints(args.direct_rates, DEFAULT_DIRECT_RATES), args.duration,
