@@ -70,6 +70,7 @@ class RunningServer:
     call_log_db: aiosqlite.Connection
     subscribers: SqliteSubscriberStore
     binding_writer: BindingWriter
+    load: LoadMonitor
     sip_addresses: list[ListenAddress]
     http_runner: web.AppRunner | None = None
     http_address: ListenAddress | None = None
@@ -81,8 +82,7 @@ class RunningServer:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._housekeeping
-        if self.application.load is not None:
-            self.application.load.stop()
+        self.load.stop()
         if self.http_runner is not None:
             await self.http_runner.cleanup()
         await self.sip.close()
@@ -109,12 +109,12 @@ async def start_server(config: ServerConfig) -> RunningServer:
     location = LocationService(await location_store.load_bindings())
     binding_writer = BindingWriter(location_store)
 
-    stack = SipStack(config.timers, server_header=config.server_header)
+    load = LoadMonitor(threshold=config.overload_busy)
+    stack = SipStack(config.timers, server_header=config.server_header, overloaded=lambda: load.overloaded)
     sip = SipServer(stack)
     authenticator = DigestAuthenticator(
         load_or_create_secret(config.data_dir / NONCE_SECRET_FILE), nonce_lifetime=config.nonce_lifetime
     )
-    load = LoadMonitor(threshold=config.overload_busy)
     load.start()
     live = LiveCalls()
     calls = CallController(stack=stack, local_for=sip.local_address_for, live=live,
@@ -122,10 +122,10 @@ async def start_server(config: ServerConfig) -> RunningServer:
     application = Application(
         stack=stack, subscribers=subscribers, directory=directory, location=location,
         binding_writer=binding_writer, calls=calls, authenticator=authenticator, flush=sip.flush, now=sip.now,
-        registrar_policy=config.registrar, digest_algorithms=config.digest_algorithms, load=load,
+        registrar_policy=config.registrar, digest_algorithms=config.digest_algorithms,
     )
     sip.application = application
-    running = RunningServer(config, sip, application, db, call_log_db, subscribers, binding_writer, [])
+    running = RunningServer(config, sip, application, db, call_log_db, subscribers, binding_writer, load, [])
     try:
         for address in config.sip_listen:
             running.sip_addresses.append(await sip.listen(address))
@@ -169,8 +169,8 @@ def status_of(running: RunningServer) -> dict[str, object]:
         "calls_in_progress": len(running.application.calls),
         "calls_completed": running.application.calls.completed,
         "calls_refused_overload": running.application.calls.admission.refused,
-        "requests_refused_overload": running.application.overload_refusals,
-        "loop_busy": round(running.application.load.busy, 2) if running.application.load else None,
+        "requests_refused_overload": stats.shed,
+        "loop_busy": round(running.load.busy, 2),
     }
 
 

@@ -19,7 +19,6 @@ from provisioning.model import Directory
 from provisioning.store import SubscriberStore
 from sipserver.aio.batching import BindingWriter, ignore_failure
 from sipserver.aio.calls import CallController
-from sipserver.aio.loadmonitor import LoadMonitor
 from sipserver.b2bua.auth import Authenticated, Challenge, FromTrunk, authenticate
 from sipserver.b2bua.inspection import accept_header, allow_header, inspect_request, supported_header
 from sipserver.b2bua.location import BindingChange, LocationService
@@ -40,7 +39,6 @@ from sipserver.stack import SipStack
 from sipserver.transaction import ServerTransaction
 
 log = structlog.get_logger("callconnect.app")
-_REFUSED_WHEN_OVERLOADED = frozenset({"INVITE", "REGISTER", "SUBSCRIBE", "MESSAGE", "REFER"})
 security_log = structlog.get_logger("callconnect.security")
 
 
@@ -59,7 +57,6 @@ class Application:
         now: Callable[[], float],
         registrar_policy: RegistrarPolicy | None = None,
         digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
-        load: LoadMonitor | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.stack = stack
@@ -71,8 +68,6 @@ class Application:
         self.authenticator = authenticator
         self.registrar_policy = registrar_policy or RegistrarPolicy()
         self.digest_algorithms = digest_algorithms
-        self.load = load
-        self.overload_refusals = 0
         self._flush = flush
         self._now = now
         self._wall_clock = wall_clock
@@ -140,12 +135,6 @@ class Application:
     # -- requests -----------------------------------------------------------------------------------------
     def _on_request(self, event: RequestReceived, now: float) -> None:
         request, txn = event.request, event.transaction
-        if self.load is not None and request.method in _REFUSED_WHEN_OVERLOADED and self.load.overloaded:
-            # Refuse new costly work now, cheaply, rather than answer it after its sender has retransmitted it
-            # (security.md: goodput flat at twice the capacity). OPTIONS costs no more than its refusal.
-            self.overload_refusals += 1
-            self.stack.reply(txn, 503, now, "Service Unavailable", (("Retry-After", "2"),))
-            return
         try:
             rejection = inspect_request(request)
             if rejection is not None:
