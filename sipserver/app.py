@@ -118,7 +118,8 @@ async def start_server(config: ServerConfig) -> RunningServer:
     load.start()
     live = LiveCalls()
     calls = CallController(stack=stack, local_for=sip.local_address_for, live=live,
-                           call_log=SqliteCallLogStore(call_log_db), admission=config.admission)
+                           call_log=SqliteCallLogStore(call_log_db), admission=config.admission,
+                           ring_limit=config.ring_limit)
     application = Application(
         stack=stack, subscribers=subscribers, directory=directory, location=location,
         binding_writer=binding_writer, calls=calls, authenticator=authenticator, flush=sip.flush, now=sip.now,

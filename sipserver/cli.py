@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-uvloop", action="store_true", help="use the default asyncio loop")
     serve.add_argument("--nonce-lifetime", type=float, default=300.0, metavar="SECONDS",
                        help="how long a digest nonce stays fresh (default 300)")
+    serve.add_argument("--ring-limit", type=float, default=180.0, metavar="SECONDS",
+                       help="how long an unanswered call rings before it ends with 408 (default 180)")
     serve.add_argument("--digest-algorithms", type=_algorithms, default=("MD5", "SHA-256"),
                        metavar="ALG[,ALG]", help="challenges offered, in order (default MD5,SHA-256)")
 
@@ -86,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             use_uvloop=not args.no_uvloop,
             nonce_lifetime=args.nonce_lifetime,
             digest_algorithms=args.digest_algorithms,
+            ring_limit=args.ring_limit,
         )
         return run_server(config)
     from sipserver.provision_cli import apply_file, export_group

@@ -34,6 +34,7 @@ class ServerConfig:
     timers: TimerConfig = field(default_factory=TimerConfig)
     registrar: RegistrarPolicy = field(default_factory=RegistrarPolicy)
     admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)
+    ring_limit: float = 180.0  # seconds before an unanswered call ends with 408 (Timer C)
     overload_busy: float = 0.95  # fraction of a core the loop thread uses above which new calls/REGISTERs get 503
     nonce_lifetime: float = 300.0
     digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256")

@@ -52,7 +52,6 @@ from sipserver.timers import TimerHandle, TimerQueue
 
 log = structlog.get_logger("callconnect.calls")
 
-RING_LIMIT_SECONDS = 180.0  # Timer C: a call nobody answers ends with 408 after three minutes
 
 
 class CallController:
@@ -64,6 +63,7 @@ class CallController:
         live: LiveCalls,
         call_log: CallLogStore,
         admission: AdmissionPolicy | None = None,
+        ring_limit: float = 180.0,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.stack = stack
@@ -71,6 +71,7 @@ class CallController:
         self.live = live
         self.call_log = call_log
         self.admission = Admission(admission or AdmissionPolicy())
+        self.ring_limit = ring_limit  # Timer C: a call nobody answers ends with 408 after this many seconds
         self._wall_clock = wall_clock
         self.calls: dict[tuple[str, str], Call] = {}
         self._presentations: dict[int, Presentation] = {}
@@ -129,7 +130,7 @@ class CallController:
                              (("Retry-After", str(self.admission.policy.retry_after)),))
             return None
         call = Call.create(a_invite=request, a_txn=txn, a_source=event.source, local=self.local_for(event.source),
-                           caller=caller, caller_user_id=caller_user_id, now=now, overall_limit=RING_LIMIT_SECONDS)
+                           caller=caller, caller_user_id=caller_user_id, now=now, overall_limit=self.ring_limit)
         txn.user_data = call
         self.calls[call.a_key] = call
         self._ringing[merge_key] = call
@@ -157,6 +158,8 @@ class CallController:
             self._execute(call, call.ring([Stage((target,))], now), now)
             return
         callee, callee_group = destination.user, destination.group
+        self._presentations[id(call)] = Presentation(caller_as_seen=caller_id.for_log(group.country_code),
+                                                     dialled=dialled, callee_user_id=callee.user_id)
         aor = f"sip:{callee.user_id}@{callee_group.domain}"
         bindings = location.current(aor, self._wall_clock())
         if not bindings:

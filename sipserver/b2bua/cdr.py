@@ -39,6 +39,7 @@ class Presentation:
 
     caller_as_seen: tuple[str, str]
     dialled: tuple[str, str]
+    callee_user_id: str | None = None  # the user called, even when no device of theirs rang (offline, busy)
 
 
 def call_log_rows(call: Call, presentation: Presentation, wall_offset: float) -> list[CallLogRow]:
@@ -66,6 +67,12 @@ def call_log_rows(call: Call, presentation: Presentation, wall_offset: float) ->
         direction = "received" if winner is not None else "missed"
         rows.append(CallLogRow(user_id, direction, started, answered if direction == "received" else None,
                                ended, number, name, call.a_invite.call_id))
+    callee = presentation.callee_user_id
+    if callee is not None and callee not in seen and callee != call.caller_user_id:
+        # Refused before any of their devices rang (no registration, busy without call waiting): still a
+        # missed call for them — the user expects to see who tried to reach them.
+        number, name = presentation.caller_as_seen
+        rows.append(CallLogRow(callee, "missed", started, None, ended, number, name, call.a_invite.call_id))
     return rows
 
 

@@ -30,7 +30,7 @@ from tests.integration.conftest import ServerFactory
 
 pytestmark = pytest.mark.integration
 
-JEAN, MARIE = "jean.dupont", "marie.martin"
+JEAN, MARIE, PIETER = "jean.dupont", "marie.martin", "pieter.peeters"
 
 
 @pytest.fixture(scope="module")
@@ -164,12 +164,15 @@ def test_callee_never_answers_caller_gives_up_before_ringing(bed: CallBed) -> No
                          ids=["unknown-number-404", "unregistered-callee-480"])
 def test_call_refused(bed: CallBed, dial: str, status: int) -> None:
     """299 is neither a user nor a number (404); 203 exists but has no registered contact (480). The caller
-    gets a `placed` row; no leg was created, so no row for the callee."""
+    gets a `placed` row; 203, whom the call was for although no phone of theirs rang, gets a `missed` row
+    showing the caller (a user who was offline sees who tried to reach them)."""
     caller = bed.peers.caller("201", scenario("call_rejected", "uac.xml"), keys={"dial": dial, "maxfwd": "70"})
     ok(caller)
     assert caller.logged("final") == [str(status)], caller.explain()
-    rows = rows_of_call(bed, caller, 1)
+    rows = rows_of_call(bed, caller, 1 if status == 404 else 2)
     assert_unanswered(row(rows, JEAN), "placed", dial)
+    if status == 480:
+        assert_unanswered(row(rows, PIETER), "missed", "201", "Jean Dupont")
 
 
 def test_max_forwards_zero_gets_483(bed: CallBed) -> None:
