@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import os
 import platform
@@ -54,6 +53,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.sipp_results import percentile, read_rtts, read_stats, run_bounded  # noqa: E402
 from tests.helpers.server import DEMO_USERS, ServerError, ServerProcess, free_port  # noqa: E402
 from tests.helpers.sipp_calls import media_port, provision_demo_with_trunk, scenario, wait_udp_bound  # noqa: E402
 from tests.integration.sipp import sipp_binary  # noqa: E402
@@ -162,36 +162,6 @@ class Step:
         return self.clean and self.retransmissions == 0
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def read_stats(workdir: Path) -> dict[str, str]:
-    files = sorted(workdir.glob("*_.csv"))
-    if not files:
-        return {}
-    with files[-1].open(newline="") as handle:
-        rows = list(csv.reader(handle, delimiter=";"))
-    return dict(zip(rows[0], rows[-1], strict=False)) if len(rows) >= 2 else {}
-
-
-def read_rtts(workdir: Path) -> dict[str, list[float]]:
-    """SIPp's -trace_rtt file: a `Date_ms;response_time_ms;rtd_no` header, then one line per response time
-    (whole milliseconds, as precise as SIPp's clock tick)."""
-    out: dict[str, list[float]] = {}
-    for path in workdir.glob("*_rtt.csv"):
-        with path.open(newline="") as handle:
-            for row in csv.reader(handle, delimiter=";"):
-                if len(row) < 3 or not row[0][:1].isdigit():
-                    continue
-                with contextlib.suppress(ValueError):
-                    out.setdefault(row[-1].strip(), []).append(float(row[-2]))
-    return out
-
-
 def count_503(workdir: Path) -> int:
     total = 0
     for path in workdir.glob("*_errors.log"):
@@ -252,22 +222,12 @@ def run_step(series: str, remote: tuple[str, int], caller_port: int, rate: int, 
     step = Step(series, rate, total, hold_ms, command=" ".join(args[1:]))
     started = time.monotonic()
     with CpuSampler(server) as cpu:
-        proc = subprocess.Popen(args, cwd=str(workdir), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            _, err = proc.communicate(timeout=timeout + 15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
+        returncode, err = run_bounded(args, workdir, timeout)
     step.elapsed = time.monotonic() - started
-    step.sipp_exit = proc.returncode
+    step.sipp_exit = returncode
     stats = read_stats(workdir)
     if not stats:
-        raise RuntimeError(f"SIPp wrote no statistics (exit {proc.returncode}): {err.decode()[-1500:]}")
+        raise RuntimeError(f"SIPp wrote no statistics (exit {returncode}): {err.decode()[-1500:]}")
     step.successful = int(stats.get("SuccessfulCall(C)", "0") or 0)
     step.failed = int(stats.get("FailedCall(C)", "0") or 0)
     step.retransmissions = int(stats.get("Retransmissions(C)", "0") or 0)

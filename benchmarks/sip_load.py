@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import os
 import platform
 import shutil
@@ -40,6 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.sipp_results import percentile, read_rtts, read_stats, run_bounded  # noqa: E402
 from tests.helpers.server import DEMO_USERS, ServerError, ServerProcess, free_port  # noqa: E402
 from tests.integration.sipp import auth_injection_file, scenario_path, sipp_binary  # noqa: E402
 
@@ -155,37 +155,6 @@ def provision_users(data_dir: Path, count: int, work: Path) -> list[tuple[str, s
 
 
 # -- one step ------------------------------------------------------------------------------------------------
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def _read_stats(workdir: Path) -> dict[str, str]:
-    files = sorted(workdir.glob("*_.csv"))
-    if not files:
-        return {}
-    with files[-1].open(newline="") as handle:
-        rows = list(csv.reader(handle, delimiter=";"))
-    if len(rows) < 2:
-        return {}
-    return dict(zip(rows[0], rows[-1], strict=False))
-
-
-def _read_rtts(workdir: Path) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {}
-    for path in workdir.glob("*_rtt.csv"):
-        with path.open(newline="") as handle:
-            for row in csv.reader(handle, delimiter=";"):
-                if len(row) < 3 or row[0].startswith("Date"):
-                    continue
-                with contextlib.suppress(ValueError):
-                    out.setdefault(row[2], []).append(float(row[1]))
-    return out
-
-
 def run_step(server: Target, series: str, rate: int, duration: float, workdir: Path,
              inject: Path | None) -> Step:
     workdir.mkdir(parents=True, exist_ok=True)
@@ -205,33 +174,23 @@ def run_step(server: Target, series: str, rate: int, duration: float, workdir: P
         args += ["-inf", str(inject)]
     cpu_before = server.cpu_seconds()
     started = time.monotonic()
-    proc = subprocess.Popen(args, cwd=str(workdir), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        _, err = proc.communicate(timeout=timeout + 15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+    returncode, err = run_bounded(args, workdir, timeout)
     elapsed_wall = time.monotonic() - started
     cpu = server.cpu_seconds() - cpu_before
-    stats = _read_stats(workdir)
+    stats = read_stats(workdir)
     if not stats:
-        raise RuntimeError(f"SIPp wrote no statistics (exit {proc.returncode}): {err.decode()[-2000:]}")
+        raise RuntimeError(f"SIPp wrote no statistics (exit {returncode}): {err.decode()[-2000:]}")
     elapsed = _span_seconds(stats) or _elapsed_seconds(stats.get("ElapsedTime(C)", "")) or elapsed_wall
-    rtts = _read_rtts(workdir)
+    rtts = read_rtts(workdir)
     return Step(
         series=series, target=rate, sent=total,
         successful=int(stats.get("SuccessfulCall(C)", "0") or 0),
         failed=int(stats.get("FailedCall(C)", "0") or 0),
         retransmissions=int(stats.get("Retransmissions(C)", "0") or 0),
         elapsed=elapsed,
-        p50_ms={k: _percentile(v, 0.50) for k, v in rtts.items()},
-        p99_ms={k: _percentile(v, 0.99) for k, v in rtts.items()},
-        server_cpu=cpu, sipp_exit=proc.returncode,
+        p50_ms={k: percentile(v, 0.50) for k, v in rtts.items()},
+        p99_ms={k: percentile(v, 0.99) for k, v in rtts.items()},
+        server_cpu=cpu, sipp_exit=returncode,
     )
 
 
