@@ -19,7 +19,7 @@ from provisioning.model import Directory
 from provisioning.store import SubscriberStore
 from sipserver.aio.batching import BindingWriter, ignore_failure
 from sipserver.aio.calls import CallController
-from sipserver.b2bua.auth import Authenticated, Challenge, FromTrunk, authenticate
+from sipserver.b2bua.auth import Authenticated, Challenge, authenticate
 from sipserver.b2bua.inspection import accept_header, allow_header, inspect_request, supported_header
 from sipserver.b2bua.location import BindingChange, LocationService
 from sipserver.b2bua.registrar import RegisterOutcome, RegistrarPolicy, handle_register
@@ -40,6 +40,7 @@ from sipserver.transaction import ServerTransaction
 
 log = structlog.get_logger("callconnect.app")
 security_log = structlog.get_logger("callconnect.security")
+_DIALOG_ONLY = frozenset({"BYE", "UPDATE", "INFO", "PRACK", "NOTIFY"})
 
 
 class Application:
@@ -73,7 +74,6 @@ class Application:
         self._wall_clock = wall_clock
         self._waiting_for_reload: list[RequestReceived] = []
         self._reload_task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Future[None]] = set()
 
     # -- event intake -------------------------------------------------------------------------------------
     def handle(self, event: StackEvent, now: float) -> None:
@@ -211,6 +211,10 @@ class Application:
 
     def _on_other(self, event: RequestReceived, now: float) -> None:
         request, txn = event.request, event.transaction
+        if request.method in _DIALOG_ONLY:
+            # BYE, UPDATE, INFO, PRACK, NOTIFY belong to a dialog; without a To tag there is none (§12.2.2).
+            self.stack.reply(txn, 481, now)
+            return
         outcome = authenticate(request, event.source, self.directory, self.authenticator, now,
                                self.digest_algorithms)
         if isinstance(outcome, Challenge):
@@ -226,9 +230,9 @@ class Application:
             # No event package is served yet (BLF/MWI come with their own issue): RFC 6665 §4.2.1.
             self.stack.reply(txn, 489, now, "Bad Event")
             return
-        who = outcome.user.user_id if isinstance(outcome, Authenticated) else (
-            outcome.trunk.id if isinstance(outcome, FromTrunk) else "?")
-        log.info("request_not_routable_yet", method=request.method, caller=who)
+        # MESSAGE and REFER outside a dialog: not relayed yet (click-to-dial and messaging come later).
+        caller = outcome.user.user_id if isinstance(outcome, Authenticated) else outcome.trunk.id
+        log.info("request_not_served", method=request.method, caller=caller)
         self.stack.reply(txn, 480, now, "Temporarily Unavailable")
 
     # -- housekeeping -------------------------------------------------------------------------------------
