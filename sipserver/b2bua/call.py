@@ -704,7 +704,7 @@ class Call:
         actions.append(LegStateChanged(
             user_id=leg.target.user_id, call_id=leg.call_id, local_tag=leg.local_tag,
             remote_tag=remote_tag or (leg.dialog.remote_tag if leg.dialog else None),
-            direction="recipient", state=state, peer=self.caller.from_uri,
+            direction="recipient", state=state, peer=(leg.target.caller_view or self.caller).from_uri,
         ))
 
 
