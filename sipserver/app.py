@@ -119,7 +119,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
     live = LiveCalls()
     calls = CallController(stack=stack, local_for=sip.local_address_for, live=live,
                            call_log=SqliteCallLogStore(call_log_db), admission=config.admission,
-                           ring_limit=config.ring_limit)
+                           ring_limit=config.ring_limit, probe_interval=config.dialog_probe_interval)
     application = Application(
         stack=stack, subscribers=subscribers, directory=directory, location=location,
         binding_writer=binding_writer, calls=calls, authenticator=authenticator, flush=sip.flush, now=sip.now,

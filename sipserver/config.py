@@ -35,6 +35,7 @@ class ServerConfig:
     registrar: RegistrarPolicy = field(default_factory=RegistrarPolicy)
     admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)
     ring_limit: float = 180.0  # seconds before an unanswered call ends with 408 (Timer C)
+    dialog_probe_interval: float = 300.0  # seconds between in-dialog OPTIONS probes of an established call
     overload_busy: float = 0.95  # fraction of a core the loop thread uses above which new calls/REGISTERs get 503
     nonce_lifetime: float = 300.0
     digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256")

@@ -64,6 +64,7 @@ class CallController:
         call_log: CallLogStore,
         admission: AdmissionPolicy | None = None,
         ring_limit: float = 180.0,
+        probe_interval: float = 300.0,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.stack = stack
@@ -72,6 +73,7 @@ class CallController:
         self.call_log = call_log
         self.admission = Admission(admission or AdmissionPolicy())
         self.ring_limit = ring_limit  # Timer C: a call nobody answers ends with 408 after this many seconds
+        self.probe_interval = probe_interval  # an established call checks both dialogs this often
         self._wall_clock = wall_clock
         self.calls: dict[tuple[str, str], Call] = {}
         self._presentations: dict[int, Presentation] = {}
@@ -131,6 +133,7 @@ class CallController:
             return None
         call = Call.create(a_invite=request, a_txn=txn, a_source=event.source, local=self.local_for(event.source),
                            caller=caller, caller_user_id=caller_user_id, now=now, overall_limit=self.ring_limit)
+        call.probe_interval = self.probe_interval
         txn.user_data = call
         self.calls[call.a_key] = call
         self._ringing[merge_key] = call

@@ -183,7 +183,7 @@ class TxnContext:
 
     call: Call
     leg: BLeg | None
-    purpose: str  # "invite", "cancel", "bye", "relay"
+    purpose: str  # "invite", "cancel", "bye", "relay", "prack", "probe"
     origin: ServerTransaction | None = None
 
 
@@ -217,6 +217,8 @@ class Call:
     pending_a_reinvites: dict[int, int] = field(default_factory=dict)  # B's INVITE CSeq -> A's INVITE CSeq
     late_offer: bool = False
     pending_b_2xx: SipResponse | None = None  # the winner's 2xx, ACKed when A's ACK brings the answer
+    probe_interval: float = 300.0  # seconds between liveness probes of an established call
+    next_probe_at: float | None = None
     stage_ring_seconds: float | None = None
     on_leg_answered: Callable[[BLeg], Party | None] | None = None
 
@@ -256,6 +258,9 @@ class Call:
             self._on_b_invite_response(context.leg, response, now, actions)
         elif context.purpose == "relay" and context.origin is not None:
             self._relay_response(context, response, actions)
+        elif context.purpose == "probe" and response.status in (404, 408, 410, 416, 480, 481):
+            # RFC 5057 §5.1: these mean the dialog is gone on that side; end the other side too.
+            self._end(now, actions, "dialog lost", bye_a=context.leg is not None)
         # Responses to our CANCEL and BYE need nothing: the INVITE's 487 / the call end already did the work.
         return actions
 
@@ -268,6 +273,8 @@ class Call:
                 self._leg_failed(leg, 408, now, actions)
         elif context.purpose == "relay" and context.origin is not None:
             actions.append(Respond(context.origin, build_response(context.origin.request, 408)))
+        elif context.purpose == "probe":
+            self._end(now, actions, "peer unreachable", bye_a=context.leg is not None)
         return actions
 
     def _on_b_invite_response(self, leg: BLeg, response: SipResponse, now: float, actions: list[Action]) -> None:
@@ -406,6 +413,7 @@ class Call:
         number = ack.cseq.number
         if self.state is CallState.ANSWERED and number == self.a_invite.cseq.number:
             self.state = CallState.CONFIRMED
+            self.next_probe_at = now + self.probe_interval
             if self.late_offer and self.winner is not None and self.pending_b_2xx is not None:
                 actions.append(self._ack_b(self.winner, self.pending_b_2xx, body=ack.body,
                                            content_type=ack.content_type))
@@ -510,6 +518,8 @@ class Call:
 
     # -- time --------------------------------------------------------------------------------------------
     def next_deadline(self) -> float | None:
+        if self.state is CallState.CONFIRMED:
+            return self.next_probe_at
         if self.state is not CallState.RINGING:
             return None
         overall = self.started_at + self.overall_limit
@@ -517,6 +527,10 @@ class Call:
 
     def on_timer(self, now: float) -> list[Action]:
         actions: list[Action] = []
+        if self.state is CallState.CONFIRMED:
+            if self.next_probe_at is not None and now >= self.next_probe_at:
+                self._probe(now, actions)
+            return actions
         if self.state is not CallState.RINGING:
             return actions
         if now >= self.started_at + self.overall_limit:
@@ -528,6 +542,19 @@ class Call:
                 self._cancel_leg(leg, None, actions)
             self._next_stage(now, actions)
         return actions
+
+    def _probe(self, now: float, actions: list[Action]) -> None:
+        """Both legs up for a while with no BYE: ask each side whether its dialog still exists (an in-dialog
+        OPTIONS, RFC 3261 §11 / RFC 5057). A 481 or no answer ends the call on both sides, so a lost BYE or a
+        phone that vanished never leaves the other party — and our memory — holding a call forever."""
+        self.next_probe_at = now + self.probe_interval
+        winner = self.winner
+        if self.a_dialog is None or winner is None or winner.dialog is None:
+            return
+        a_probe = self.a_dialog.new_request("OPTIONS", via=self.local.via(self.a_source.transport))
+        actions.append(SendRequest(a_probe, self._a_destination(), TxnContext(self, None, "probe")))
+        b_probe = winner.dialog.new_request("OPTIONS", via=self.local.via(winner.target.destination.transport))
+        actions.append(SendRequest(b_probe, self._b_destination(winner), TxnContext(self, winner, "probe")))
 
     def on_a_ack_timeout(self, now: float) -> list[Action]:
         """Our 2xx to A was never ACKed (§13.3.1.4): end both sides."""

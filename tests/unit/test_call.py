@@ -302,3 +302,25 @@ def test_bye_crossing_a_reinvite_ends_the_call_and_the_reinvite_still_gets_an_an
     gone = build_response(relay.request, 481)
     [back] = [a for a in call.on_response(relay.context, gone, 2.1) if isinstance(a, Respond)]
     assert back.txn is txn and back.response.status == 481
+
+
+def test_an_established_call_whose_callee_vanished_is_ended_on_both_sides() -> None:
+    call, _, _ = _confirmed_call()
+    assert call.next_deadline() == 1.1 + call.probe_interval
+    assert call.on_timer(100.0) == []
+    probes = sent(call.on_timer(1.1 + call.probe_interval), "probe")
+    assert sorted(p.destination.port for p in probes) == [6001, 6002]
+    assert all(p.request.method == "OPTIONS" for p in probes)
+    b_probe = next(p for p in probes if p.destination == B1)
+    gone = build_response(b_probe.request, 481)
+    actions = call.on_response(b_probe.context, gone, 302.0)
+    assert [b.destination for b in sent(actions, "bye")] == [A_SOURCE, B1]
+    assert call.state is CallState.ENDED
+
+
+def test_a_live_call_keeps_probing() -> None:
+    call, _, _ = _confirmed_call()
+    probes = sent(call.on_timer(1.1 + call.probe_interval), "probe")
+    fine = build_response(probes[0].request, 200)
+    assert call.on_response(probes[0].context, fine, 302.0) == []
+    assert call.state is CallState.CONFIRMED and call.next_deadline() == 1.1 + 2 * call.probe_interval
