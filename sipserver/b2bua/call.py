@@ -154,7 +154,7 @@ class CallEnded:
 Action = Respond | SendRequest | SendAck | LegStateChanged | CallEnded
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class BLeg:
     target: Target
     invite: SipRequest
@@ -187,7 +187,7 @@ class TxnContext:
     origin: ServerTransaction | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Call:
     """One B2BUA call. Build with `Call.start(...)`; feed it events; execute the actions it returns."""
 
@@ -565,11 +565,15 @@ class Call:
 
     # -- internals ---------------------------------------------------------------------------------------
     def _compact(self) -> None:
-        """Once both legs are up, drop what only call setup needed: the parsed views cached on the INVITEs
-        (they parse again on demand). Keeps an established call small in memory."""
-        self.a_invite.headers.drop_parsed()
+        """Once both legs are up, drop what only call setup needed: of each INVITE only the fields that still
+        identify it remain (the dialogs hold the rest). Keeps an established call small in memory."""
+        self.a_invite = _skeleton(self.a_invite)
+        # The A leg's INVITE transaction lives on until Timer L, matching retransmissions by key only: it need
+        # not pin the full INVITE and 200 (with their bodies) in memory for every established call.
+        self.a_txn.request = self.a_invite
+        self.a_txn.last_response = None
         for leg in self.legs:
-            leg.invite.headers.drop_parsed()
+            leg.invite = _skeleton(leg.invite)
         self.pending_b_2xx = None
 
     def _stage_legs(self) -> list[BLeg]:
@@ -733,6 +737,15 @@ class Call:
             remote_tag=remote_tag or (leg.dialog.remote_tag if leg.dialog else None),
             direction="recipient", state=state, peer=(leg.target.caller_view or self.caller).from_uri,
         ))
+
+
+_IDENTIFYING = frozenset({"Via", "Call-ID", "From", "To", "CSeq"})
+
+
+def _skeleton(request: SipRequest) -> SipRequest:
+    """The request reduced to what identifies it (Via, Call-ID, From, To, CSeq): no body, no other fields."""
+    fields = [field for field in request.headers._fields if field[0] in _IDENTIFYING]
+    return SipRequest(request.method, request.uri, Headers.from_keyed(fields))
 
 
 def _copy(headers: Headers, wanted: frozenset[str]) -> tuple[tuple[str, str], ...]:
