@@ -222,6 +222,10 @@ _MEMO_LIMIT = 2048
 _VIA_MEMO: dict[str, tuple[str, str, str, int | None, dict[str, str | None]]] = {}
 _TOP_VIA_MEMO: dict[str, tuple[str, str, str, int | None, dict[str, str | None]]] = {}  # by whole field
 _NAME_ADDR_MEMO: dict[str, tuple[str | None, UriParts | None, dict[str, str | None]]] = {}
+# By the text up to the `>` of a name-addr (display name and URI) when plain parameters follow: the unique tag of
+# every dialog defeats the whole-value memo, not this one. A memo of its own, so that the whole-value memo
+# filling up with unique values does not flush it.
+_NAME_ADDR_HEAD_MEMO: dict[str, tuple[str | None, UriParts]] = {}
 _CSEQ_MEMO: dict[str, CSeq] = {}
 
 
@@ -279,10 +283,10 @@ def _read_quoted(value: str, start: int) -> tuple[str, int]:
 def split_comma_list(value: str) -> list[str]:
     """Split a header value at top-level commas (RFC 3261 §7.3.1), respecting quoted strings (with `\\"`
     escapes) and `<...>`; elements are stripped, empty elements dropped."""
+    if "," not in value:  # one element, whatever quotes and <> it holds
+        value = value.strip(" \t")
+        return [value] if value else []
     if '"' not in value and "<" not in value:
-        if "," not in value:
-            value = value.strip(" \t")
-            return [value] if value else []
         return [s for s in (p.strip(" \t") for p in value.split(",")) if s]
     return [s for s in (m.strip(" \t") for m in _LIST_ITEM.findall(value)) if s]
 
@@ -549,6 +553,33 @@ def parse_name_addr(value: str) -> NameAddr:
         if u is None:
             return NameAddr(p[0], None, p[2].copy())
         return NameAddr(p[0], Uri(u[0], u[1], u[2], u[3], u[4], u[5].copy(), u[6], u[7]), p[2].copy())
+    # `... <uri>;plain=params`: the head comes from its memo (or is parsed and memoized on its own), the
+    # parameters are split here. A head that does not parse goes to the general parser (same error).
+    gt = value.rfind(">")
+    if gt > 0 and gt < len(value) - 1 and value[gt + 1] == ";" and _PARAMS_PLAIN.match(value, gt + 1):
+        head_text = value[: gt + 1]
+        head = _NAME_ADDR_HEAD_MEMO.get(head_text)
+        if head is None and len(head_text) <= MEMO_MAX_TEXT:
+            try:
+                na = _parse_name_addr(head_text)
+            except RemoteProtocolError:
+                na = None
+            if na is not None and na.uri is not None and not na.params:
+                head = (na.display, uri_parts(na.uri))
+                if len(_NAME_ADDR_HEAD_MEMO) >= _MEMO_LIMIT:
+                    _NAME_ADDR_HEAD_MEMO.clear()
+                _NAME_ADDR_HEAD_MEMO[head_text] = head
+        if head is not None:
+            params: dict[str, str | None] = {}
+            for item in value[gt + 2 :].split(";"):
+                name, eq, pvalue = item.partition("=")
+                params[name.lower()] = pvalue if eq else None
+            u = head[1]
+            if len(value) <= MEMO_MAX_TEXT:
+                if len(_NAME_ADDR_MEMO) >= _MEMO_LIMIT:
+                    _NAME_ADDR_MEMO.clear()
+                _NAME_ADDR_MEMO[value] = (head[0], u, params.copy())
+            return NameAddr(head[0], Uri(u[0], u[1], u[2], u[3], u[4], u[5].copy(), u[6], u[7]), params)
     na = _parse_name_addr(value)
     if len(value) <= MEMO_MAX_TEXT:
         if len(_NAME_ADDR_MEMO) >= _MEMO_LIMIT:
