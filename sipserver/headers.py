@@ -227,6 +227,9 @@ _NAME_ADDR_MEMO: dict[str, tuple[str | None, UriParts | None, dict[str, str | No
 # filling up with unique values does not flush it.
 _NAME_ADDR_HEAD_MEMO: dict[str, tuple[str | None, UriParts]] = {}
 _CSEQ_MEMO: dict[str, CSeq] = {}
+# Via in its fast form (`SIP/2.0/UDP host:port;params`, see _VIA_FAST) by the text before the first ";": the
+# transport, host and port; the unique branch of every request defeats the whole-value memos, not this one.
+_VIA_HEAD_MEMO: dict[str, tuple[str, str, int | None]] = {}
 
 
 def is_token(text: str) -> bool:
@@ -448,16 +451,27 @@ def parse_top_via(value: str) -> Via:
 
 
 def _parse_via(value: str) -> Via:
+    semi = value.find(";")
+    if semi > 0:
+        head = _VIA_HEAD_MEMO.get(value[:semi])
+        if head is not None and _PARAMS_PLAIN.match(value, semi):
+            params: dict[str, str | None] = {}
+            for item in value[semi + 1 :].split(";"):
+                name, eq, pvalue = item.partition("=")
+                params[name.lower()] = pvalue if eq else None
+            return Via("SIP/2.0", head[0], head[1], head[2], params)
     m = _VIA_FAST.match(value)
     if m is not None:
         transport, host, port_s, params_s = m.groups()
-        params: dict[str, str | None] = {}
+        params = {}
         if params_s:
             for item in params_s[1:].split(";"):
                 name, eq, pvalue = item.partition("=")
                 params[name.lower()] = pvalue if eq else None
         protocol = "SIP/2.0"
+        head_end = m.start(4) if params else -1
     else:
+        head_end = -1
         m = _VIA_SLOW.match(value)
         if m is None:
             raise _bad("Via", value)
@@ -474,7 +488,12 @@ def _parse_via(value: str) -> Via:
             raise _bad("Via port", value)
     if host[0] == "[" and ":" not in host:
         raise _bad("Via host", value)
-    return Via(protocol, transport.upper(), host.lower(), port, params)
+    via = Via(protocol, transport.upper(), host.lower(), port, params)
+    if 0 < head_end <= MEMO_MAX_TEXT:  # the fast form, with parameters: memoize the text before them
+        if len(_VIA_HEAD_MEMO) >= _MEMO_LIMIT:
+            _VIA_HEAD_MEMO.clear()
+        _VIA_HEAD_MEMO[value[:head_end]] = (via.transport, via.host, port)
+    return via
 
 
 # --- name-addr / addr-spec (RFC 3261 §20.10, §20.20, §20.39, §25.1) -----------------------------------------
