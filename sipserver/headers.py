@@ -677,6 +677,10 @@ class CSeq:
 
 def _delta(value: str, what: str, limit: int, clamp: bool) -> int:
     """1*DIGIT (leading zeros allowed) as an int; beyond `limit`: clamp or 400. Never int() on huge text."""
+    if len(value) <= 10 and value.isdigit() and value.isascii():  # the usual short number (isdigit: 0-9 here)
+        number = int(value)
+        if number <= limit:
+            return number
     if not _DIGITS.match(value):
         raise _bad(what, value)
     digits = value.lstrip("0")
