@@ -24,7 +24,8 @@ def _drop_pool() -> None:
     _pos = 0
 
 
-os.register_at_fork(after_in_child=_drop_pool)
+if hasattr(os, "register_at_fork"):  # POSIX only
+    os.register_at_fork(after_in_child=_drop_pool)
 
 
 def _token(nchars: int) -> str:
