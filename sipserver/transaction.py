@@ -248,6 +248,7 @@ _Compiled: TypeAlias = "list[list[_Step | None]]"
 
 # Hot-path aliases (an enum attribute lookup costs more than a global one).
 _TERMINATED = S.TERMINATED
+_ACCEPTED = S.ACCEPTED
 _CALLING = S.CALLING
 _PROCEEDING = S.PROCEEDING
 _REQUEST = I.REQUEST
@@ -900,6 +901,10 @@ class TransactionLayer:
         state = txn.state = step[0]
         for handler in step[1]:
             handler(self, txn, now, msg)
+        if state is _ACCEPTED and (inp is I.ACK or isinstance(txn, ClientTransaction)):
+            # RFC 6026 Accepted: nothing is retransmitted from here on (2xx retransmission and the ACK for a
+            # 2xx are the TU's), so the bytes kept for retransmissions can go now rather than at Timer L/M.
+            txn._wire = None
         if state is _TERMINATED:
             self._cleanup(txn)
         elif txn._then is not None:  # a zero-length timer (reliable transport): it fires now
