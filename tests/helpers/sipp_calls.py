@@ -441,3 +441,19 @@ class CallBed:
 
     def call_log(self, count: int, timeout: float = 5.0) -> list[CallLogEntry]:
         return wait_call_log(self.server.data_dir, count, timeout)
+
+
+def ok(*runs: SippRun) -> None:
+    """Every SIPp run ended well (its explanation is the failure message otherwise)."""
+    for run in runs:
+        assert run.ok, run.explain()
+
+
+def rows_of_call(bed: CallBed, caller: SippRun, count: int) -> list[CallLogEntry]:
+    """The call-log rows of the caller's call (the A leg's Call-ID), waiting for `count` of them."""
+    call_id = caller.header("Call-ID")
+    assert call_id, caller.explain()
+    everything = bed.call_log(count)
+    rows = [r for r in everything if r.call_id == call_id]
+    assert len(rows) == count, f"expected {count} call_log rows for {call_id}, got {rows}\nall rows: {everything}"
+    return rows

@@ -20,7 +20,8 @@ from tests.helpers.sipp_calls import (
     CallLogEntry,
     GroupTemplate,
     SippPeers,
-    SippRun,
+    ok,
+    rows_of_call,
     scenario,
     server_status,
     wait_call_log,
@@ -44,20 +45,6 @@ def bed(sipp: str, server_factory: ServerFactory, group_template: GroupTemplate,
     server = server_factory(data_dir=group_template.copy_to(tmp_path / "data"), demo=False, http=True)
     with SippPeers(tmp_path / "sipp", (server.host, server.port)) as peers:
         yield CallBed(server, peers, group_template.trunk_port)
-
-
-def ok(*runs: SippRun) -> None:
-    for run in runs:
-        assert run.ok, run.explain()
-
-
-def rows_of_call(bed: CallBed, caller: SippRun, count: int) -> list[CallLogEntry]:
-    call_id = caller.header("Call-ID")
-    assert call_id, caller.explain()
-    everything = bed.call_log(count)
-    rows = [r for r in everything if r.call_id == call_id]
-    assert len(rows) == count, f"expected {count} call_log rows for {call_id}, got {rows}\nall rows: {everything}"
-    return rows
 
 
 def directions(rows: list[CallLogEntry]) -> dict[str, str]:

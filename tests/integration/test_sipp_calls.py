@@ -23,6 +23,8 @@ from tests.helpers.sipp_calls import (
     GroupTemplate,
     SippPeers,
     SippRun,
+    ok,
+    rows_of_call,
     scenario,
     wait_call_log,
 )
@@ -47,21 +49,6 @@ def bed(sipp: str, server_factory: ServerFactory, group_template: GroupTemplate,
 
 
 # -- assertions ----------------------------------------------------------------------------------------------------
-def ok(*runs: SippRun) -> None:
-    for run in runs:
-        assert run.ok, run.explain()
-
-
-def rows_of_call(bed: CallBed, caller: SippRun, count: int) -> list[CallLogEntry]:
-    """The call-log rows of the caller's call (the A leg's Call-ID), waiting for `count` of them."""
-    call_id = caller.header("Call-ID")
-    assert call_id, caller.explain()
-    rows = [r for r in bed.call_log(count) if r.call_id == call_id]
-    everything = wait_call_log(bed.data_dir, 0, timeout=0, settle=0)
-    assert len(rows) == count, f"expected {count} call_log rows for {call_id}, got {rows}\nall rows: {everything}"
-    return rows
-
-
 def row(rows: list[CallLogEntry], user_id: str) -> CallLogEntry:
     mine = [r for r in rows if r.user_id == user_id]
     assert len(mine) == 1, f"expected one row for {user_id}: {rows}"
