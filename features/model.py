@@ -524,73 +524,47 @@ class DoNotDisturb(_Setting):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Clir(_Setting):
-    """Calling line identity restriction: parties outside the group see "anonymous" (`*65`/`*67` per call)."""
+class _Toggle(_Setting):
+    """A service that is only on or off; each subclass states its default by redeclaring `active`."""
 
     active: bool = False
 
     @classmethod
     def _read(cls, r: TableReader) -> Self | None:
-        return r.build(cls, active=r.flag("active", False))
+        default: bool = cls.__dataclass_fields__["active"].default  # type: ignore[assignment]
+        return r.build(cls, active=r.flag("active", default))
 
     def to_dict(self) -> dict[str, Any]:
         return {"active": self.active}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ClidDelivery(_Setting):
+class Clir(_Toggle):
+    """Calling line identity restriction: parties outside the group see "anonymous" (`*65`/`*67` per call)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClidDelivery(_Toggle):
     """Calling line ID delivery (external or internal callers): off shows callers as anonymous."""
 
     active: bool = True
 
-    @classmethod
-    def _read(cls, r: TableReader) -> Self | None:
-        return r.build(cls, active=r.flag("active", True))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"active": self.active}
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Colr(_Setting):
+class Colr(_Toggle):
     """Connected line identity restriction: a caller is not shown who answered."""
 
-    active: bool = False
-
-    @classmethod
-    def _read(cls, r: TableReader) -> Self | None:
-        return r.build(cls, active=r.flag("active", False))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"active": self.active}
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class CallWaiting(_Setting):
+class CallWaiting(_Toggle):
     """Call waiting, default on; off: a user on a call is busy for a new call."""
 
     active: bool = True
 
-    @classmethod
-    def _read(cls, r: TableReader) -> Self | None:
-        return r.build(cls, active=r.flag("active", True))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"active": self.active}
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Voicemail(_Setting):
+class Voicemail(_Toggle):
     """Voicemail: busy / no answer / DND calls reach the mailbox. (Greeting choice, PIN: not yet.)"""
-
-    active: bool = False
-
-    @classmethod
-    def _read(cls, r: TableReader) -> Self | None:
-        return r.build(cls, active=r.flag("active", False))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"active": self.active}
 
 
 # -- schedules -----------------------------------------------------------------------------------------------
