@@ -80,6 +80,7 @@ class CallController:
         self._timers: TimerQueue[Call] = TimerQueue()
         self._timer_of: dict[int, TimerHandle] = {}
         self._ringing: dict[tuple[str, str, int], Call] = {}  # (Call-ID, From tag, CSeq) of A legs: loop check
+        self._by_a_call_id: dict[str, Call] = {}  # the A leg's Call-ID (unique: merged requests get 482)
         self._log_writer: GroupCommit[CallLogRow] = GroupCommit(call_log.add_rows, "call_log")
         self.completed = 0
 
@@ -137,6 +138,7 @@ class CallController:
         txn.user_data = call
         self.calls[call.a_key] = call
         self._ringing[merge_key] = call
+        self._by_a_call_id[request.call_id] = call
         self._presentations[id(call)] = Presentation(caller_as_seen=("", ""), dialled=("", ""))
         return call
 
@@ -234,10 +236,9 @@ class CallController:
     def on_server_timeout(self, event: ServerTransactionTimedOut, now: float) -> None:
         if event.call_id is None:
             return
-        for key, call in list(self.calls.items()):
-            if key[0] == event.call_id and call.a_invite.call_id == event.call_id:
-                self._execute(call, call.on_a_ack_timeout(now), now)
-                return
+        call = self._by_a_call_id.get(event.call_id)
+        if call is not None:
+            self._execute(call, call.on_a_ack_timeout(now), now)
 
     # -- timers ------------------------------------------------------------------------------------------
     def next_deadline(self) -> float | None:
@@ -291,6 +292,8 @@ class CallController:
         self.calls.pop(call.a_key, None)
         a = call.a_invite
         self._ringing.pop((a.call_id, a.from_.tag or "", a.cseq.number), None)
+        if self._by_a_call_id.get(a.call_id) is call:
+            del self._by_a_call_id[a.call_id]
         for leg in call.legs:
             self.calls.pop((leg.call_id, leg.local_tag), None)
         self.completed += 1
