@@ -446,8 +446,8 @@ class ForwardAlways(_Setting):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ForwardBusy(_Setting):
-    """Call forwarding busy (CFB): the user is busy (on a call with call waiting off, every device busy)."""
+class _Forward(_Setting):
+    """A forwarding service with only an on/off switch and a target number."""
 
     active: bool = False
     number: str | None = None
@@ -461,6 +461,11 @@ class ForwardBusy(_Setting):
 
     def to_dict(self) -> dict[str, Any]:
         return _drop_none({"active": self.active, "number": self.number})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ForwardBusy(_Forward):
+    """Call forwarding busy (CFB): the user is busy (on a call with call waiting off, every device busy)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -490,21 +495,8 @@ class ForwardNoAnswer(_Setting):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ForwardUnreachable(_Setting):
+class ForwardUnreachable(_Forward):
     """Call forwarding not reachable: no device registered. Off: handled as no answer, at once."""
-
-    active: bool = False
-    number: str | None = None
-
-    def _problems(self) -> Iterator[Problem]:
-        yield from _forward_problems(self.active, self.number)
-
-    @classmethod
-    def _read(cls, r: TableReader) -> Self | None:
-        return r.build(cls, active=r.flag("active", False), number=r.number("number"))
-
-    def to_dict(self) -> dict[str, Any]:
-        return _drop_none({"active": self.active, "number": self.number})
 
 
 # -- simple switches -----------------------------------------------------------------------------------------

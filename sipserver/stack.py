@@ -25,7 +25,7 @@ from sipserver.events import (
 )
 from sipserver.headers import has_tag
 from sipserver.ids import new_tag
-from sipserver.message import SipRequest, SipResponse, build_response
+from sipserver.message import REASON_PHRASES, SipRequest, SipResponse, build_response
 from sipserver.parser import parse_message, validate_request, validate_response
 from sipserver.timers import TimerConfig
 
@@ -58,7 +58,7 @@ class SipStack:
     # -- input ---------------------------------------------------------------------------------------------
     def receive(self, data: bytes, source: Endpoint, now: float) -> list[StackEvent]:
         """Handle one message's bytes (a datagram, or one frame of a stream)."""
-        if not data.strip(b"\r\n"):
+        if len(data) <= 4 and not data.strip(b"\r\n"):
             return []  # a bare CRLF keep-alive on UDP (RFC 5626 §4.4.1): nothing to do
         try:
             message = parse_message(data, datagram=not source.reliable)
@@ -214,8 +214,6 @@ class SipStack:
 
 def _reason_phrase(exc: RemoteProtocolError) -> str:
     """The reason phrase for a rejection: the standard one plus what was wrong, on one safe line."""
-    from sipserver.message import REASON_PHRASES
-
     base = REASON_PHRASES.get(exc.status_hint or 400, "Bad Request")
     detail = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in exc.reason)[:80]
     return f"{base} ({detail})" if detail else base

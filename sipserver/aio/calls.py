@@ -145,8 +145,9 @@ class CallController:
     def _route(self, call: Call, destination: ToUser | ToTrunk | Unroutable, caller_id: identity.CallerId,
                group: Group, location: LocationService, now: float, *, caller_internal: bool,
                dialled: tuple[str, str]) -> None:
+        callee_id = destination.user.user_id if isinstance(destination, ToUser) else None
         self._presentations[id(call)] = Presentation(caller_as_seen=caller_id.for_log(group.country_code),
-                                                     dialled=dialled)
+                                                     dialled=dialled, callee_user_id=callee_id)
         if isinstance(destination, Unroutable):
             self._execute(call, call.reject(destination.status, now, destination.reason), now)
             return
@@ -163,8 +164,6 @@ class CallController:
             self._execute(call, call.ring([Stage((target,))], now), now)
             return
         callee, callee_group = destination.user, destination.group
-        self._presentations[id(call)] = Presentation(caller_as_seen=caller_id.for_log(group.country_code),
-                                                     dialled=dialled, callee_user_id=callee.user_id)
         aor = f"sip:{callee.user_id}@{callee_group.domain}"
         bindings = location.current(aor, self._wall_clock())
         if not bindings:

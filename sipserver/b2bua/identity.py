@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from provisioning.model import Group, User
 from provisioning.numbers import NumberError, to_e164, to_national
 from sipserver.b2bua.call import Party
-from sipserver.headers import NameAddr, quote
+from sipserver.errors import RemoteProtocolError
+from sipserver.headers import NameAddr, parse_name_addr, quote, split_comma_list
 from sipserver.message import SipRequest
 
 ANONYMOUS_URI = "sip:anonymous@anonymous.invalid"
@@ -59,11 +60,9 @@ def trunk_caller_id(request: SipRequest, group: Group) -> CallerId:
     asserted = request.headers.get("P-Asserted-Identity")
     source: NameAddr = request.from_
     if asserted is not None:
-        from sipserver.headers import parse_name_addr
-
         try:
-            source = parse_name_addr(asserted.split(",")[0])
-        except Exception:  # a carrier's odd PAI: fall back to From
+            source = parse_name_addr(split_comma_list(asserted)[0])
+        except (RemoteProtocolError, IndexError):  # a carrier's odd or empty PAI: fall back to From
             source = request.from_
     privacy = (request.headers.get("Privacy") or "").lower()
     uri = source.uri

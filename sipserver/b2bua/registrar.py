@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sipserver.address import Endpoint
 from sipserver.b2bua.location import Binding, BindingChange, LocationService
 from sipserver.errors import RemoteProtocolError
-from sipserver.headers import NameAddr, parse_expires
+from sipserver.headers import NameAddr, parse_expires, unquote
 from sipserver.message import SipRequest
 
 
@@ -60,10 +60,10 @@ def _reg_id(contact: NameAddr) -> int | None:
         raise RemoteProtocolError(f"bad reg-id {raw!r}") from exc
 
 
-def _unquote(value: str | None) -> str | None:
-    if value is not None and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
+def _instance(contact: NameAddr) -> str | None:
+    """RFC 5626 `+sip.instance`, without its quotes."""
+    raw = contact.params.get("+sip.instance")
+    return None if raw is None else unquote(raw)
 
 
 def handle_register(
@@ -125,7 +125,7 @@ def handle_register(
             expires_at=wall_now + expires,
             q=_q_value(contact),
             source=source,
-            instance=_unquote(contact.params.get("+sip.instance")),
+            instance=_instance(contact),
             reg_id=_reg_id(contact),
             user_agent=request.headers.get("User-Agent"),
         )))
