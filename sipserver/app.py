@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import secrets
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from aiohttp import web
 
 from provisioning.demo import demo_group_description
 from provisioning.model import Directory
+from sipserver.aio import gcpolicy
 from sipserver.aio.application import Application
 from sipserver.aio.batching import BindingWriter
 from sipserver.aio.calls import CallController
@@ -176,24 +177,18 @@ def status_of(running: RunningServer) -> dict[str, object]:
 
 
 async def _housekeeping(running: RunningServer) -> None:
+    full_collections = gcpolicy.FullCollectionSchedule(last=time.monotonic())
     while True:
         await asyncio.sleep(running.config.binding_sweep_interval)
         try:
             running.application.expire_bindings()
+            if full_collections.due(time.monotonic(), running.load.busy):
+                started = time.monotonic()
+                found = gcpolicy.collect_all()
+                full_collections.collected(time.monotonic())
+                log.info("full_gc", unreachable=found, pause_ms=round((time.monotonic() - started) * 1000, 1))
         except Exception:
             log.exception("housekeeping_failed")
-
-
-def tune_garbage_collector() -> None:
-    """Move everything built at start-up out of the collector's sight and collect young objects less often.
-
-    Messages and transactions are freed by reference counting; the cyclic collector only finds the rare
-    cycle, but a full pass over a heap of tens of thousands of live transactions stalls the loop for 100 ms
-    and more (measured: OPTIONS p99 192 -> 36 ms without it, BENCHMARKS.md).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 50)
 
 
 def run_server(config: ServerConfig) -> int:
@@ -206,7 +201,7 @@ def run_server(config: ServerConfig) -> int:
         except OSError as exc:
             log.error("cannot_start", error=str(exc))
             return 1
-        tune_garbage_collector()
+        gcpolicy.install()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

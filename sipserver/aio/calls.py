@@ -135,7 +135,6 @@ class CallController:
         call = Call.create(a_invite=request, a_txn=txn, a_source=event.source, local=self.local_for(event.source),
                            caller=caller, caller_user_id=caller_user_id, now=now, overall_limit=self.ring_limit)
         call.probe_interval = self.probe_interval
-        txn.user_data = call
         self.calls[call.a_key] = call
         self._ringing[merge_key] = call
         self._by_a_call_id[request.call_id] = call
@@ -210,8 +209,10 @@ class CallController:
         self._execute(call, actions, now)
 
     def on_cancel(self, event: CancelReceived, now: float) -> None:
-        call = event.invite.user_data
-        if isinstance(call, Call):
+        # Found by Call-ID, not through the transaction: a transaction pointing back at its call would make a
+        # reference cycle, and every call would wait for the cyclic garbage collector to be freed.
+        call = self._by_a_call_id.get(event.invite.request.call_id)
+        if call is not None and call.a_txn is event.invite:  # a CANCEL of a re-INVITE cancels nothing here
             self._execute(call, call.on_a_cancel(now), now)
 
     def on_response(self, event: ResponseReceived, now: float) -> None:
