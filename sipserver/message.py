@@ -43,9 +43,8 @@ class Headers:
     @classmethod
     def from_keyed(cls, fields: list[tuple[str, str, str]]) -> Headers:
         """Adopt already-keyed fields (the parser's fast path); the list is taken, not copied."""
-        obj = cls.__new__(cls)
+        obj = cls()
         obj._fields = fields
-        obj._cache = {}
         return obj
 
     # -- reading ---------------------------------------------------------------------------------------------
