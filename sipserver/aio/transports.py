@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import structlog
 
@@ -194,7 +194,9 @@ class StreamListener:
             self._new_connection, address.host, address.port, family=address.family, reuse_address=True
         )
         self._servers.append(server)
-        port = server.sockets[0].getsockname()[1]
+        # A list under uvloop, a tuple under asyncio: read untyped, or the compiled module insists on a tuple.
+        sockets: Sequence[socket.socket] = cast(Any, server).sockets
+        port = sockets[0].getsockname()[1]
         return ListenAddress(address.host, port)
 
     def send(self, data: bytes, destination: Endpoint) -> None:
