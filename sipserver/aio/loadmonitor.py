@@ -16,7 +16,9 @@ import time
 
 
 class LoadMonitor:
-    def __init__(self, *, interval: float = 0.1, threshold: float = 0.95, smoothing: float = 0.3) -> None:
+    # Smoothing 0.1 per 0.1 s sample: a time constant of about 1 s. A 100 ms sample swings by +-10 % around the
+    # mean (a young-generation GC, the scheduler), and 0.3 let such swings alone cross the threshold at 80 % load.
+    def __init__(self, *, interval: float = 0.1, threshold: float = 0.95, smoothing: float = 0.1) -> None:
         self.interval = interval
         self.threshold = threshold
         self.smoothing = smoothing
