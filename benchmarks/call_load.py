@@ -372,12 +372,23 @@ class MemoryPoint:
     calls: int
     established: int
     rss_before_kib: int
-    rss_after_kib: int
+    rss_after_kib: int  # 3 s after the last call was up: the INVITE transactions (32 s) still alive
+    rss_settled_kib: int  # 35 s later: those transactions gone, only the calls themselves
     seconds: float
+
+    def per_call(self, rss_kib: int) -> float:
+        return 1024.0 * (rss_kib - self.rss_before_kib) / self.established if self.established else 0.0
 
     @property
     def bytes_per_call(self) -> float:
-        return 1024.0 * (self.rss_after_kib - self.rss_before_kib) / self.established if self.established else 0.0
+        return self.per_call(self.rss_after_kib)
+
+    @property
+    def settled_bytes_per_call(self) -> float:
+        return self.per_call(self.rss_settled_kib)
+
+
+SETTLE_S = 35.0  # past Timer L/M (32 s) of the last call's INVITE transactions
 
 
 def memory_point(bench: Bench, calls: int, rate: int) -> MemoryPoint:
@@ -403,13 +414,17 @@ def memory_point(bench: Bench, calls: int, rate: int) -> MemoryPoint:
         time.sleep(3.0)
         established = calls_in_progress(server)
         after = rss_kib(server.pid)
+        time.sleep(SETTLE_S)  # RFC 6026 Timer L/M (64*T1) ends the INVITE transactions of the last calls
+        settled = rss_kib(server.pid)
+        established = min(established, calls_in_progress(server))
     finally:
         holder.stop()
         callee.stop()
-    point = MemoryPoint(calls, established, before, after, time.monotonic() - started)
+    point = MemoryPoint(calls, established, before, after, settled, time.monotonic() - started)
     print(f"  memory: {established} established calls (of {calls}; warm-up {warm.successful} calls ok): "
           f"VmRSS {before / 1024:.1f} MiB -> {after / 1024:.1f} MiB = {point.bytes_per_call / 1024:.2f} KiB "
-          f"per call", flush=True)
+          f"per call; {SETTLE_S:.0f} s later {settled / 1024:.1f} MiB = "
+          f"{point.settled_bytes_per_call / 1024:.2f} KiB per call", flush=True)
     return point
 
 
@@ -443,10 +458,12 @@ def markdown(steps: list[Step], memory: list[MemoryPoint]) -> str:
                      f"{s.setup_p50:.1f} / {s.setup_p99:.1f} | {s.teardown_p50:.1f} / {s.teardown_p99:.1f} | "
                      f"{cpu[0]} | {cpu[1]} |")
     if memory:
-        lines += ["", "| established calls | VmRSS before → after | per call |", "|---|---|---|"]
+        lines += ["", f"| established calls | VmRSS before → 3 s after → {SETTLE_S:.0f} s later | per call at 3 s | "
+                      f"per call at {SETTLE_S:.0f} s |", "|---|---|---|---|"]
         for m in memory:
-            lines.append(f"| {m.established} | {m.rss_before_kib / 1024:.1f} → {m.rss_after_kib / 1024:.1f} MiB | "
-                         f"{m.bytes_per_call / 1024:.1f} KiB |")
+            lines.append(f"| {m.established} | {m.rss_before_kib / 1024:.1f} → {m.rss_after_kib / 1024:.1f} → "
+                         f"{m.rss_settled_kib / 1024:.1f} MiB | {m.bytes_per_call / 1024:.1f} KiB | "
+                         f"{m.settled_bytes_per_call / 1024:.1f} KiB |")
     return "\n".join(lines)
 
 

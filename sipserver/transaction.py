@@ -720,8 +720,8 @@ class TransactionLayer:
             wire = resp.serialize()
         pending = _Pending2xx(key, resp, wire, destination, self._t1)
         if not destination.reliable:
-            pending.timer = self._timers.schedule(now + self._t1, (pending, _RETRANSMIT_2XX))
-        pending.timeout = self._timers.schedule(now + 64 * self._t1, (pending, I.ACK_WAIT_2XX))
+            pending.timer = self._timers.schedule_after(now, self._t1, (pending, _RETRANSMIT_2XX))
+        pending.timeout = self._timers.schedule_after(now, 64 * self._t1, (pending, I.ACK_WAIT_2XX))
         self._pending_2xx[key] = pending
 
     def ack_received(self, call_id: str, cseq_number: int) -> bool:
@@ -799,7 +799,7 @@ class TransactionLayer:
 
     def _arm_cancel_wait(self, invite: ClientTransaction, now: float) -> None:
         if invite._cancel_wait is None:
-            invite._cancel_wait = self._timers.schedule(now + 64 * self._t1, (invite, I.CANCEL_WAIT))
+            invite._cancel_wait = self._timers.schedule_after(now, 64 * self._t1, (invite, I.CANCEL_WAIT))
 
     def on_response(
         self, resp: SipResponse, source: Endpoint, now: float
@@ -880,7 +880,7 @@ class TransactionLayer:
         if inp is _RETRANSMIT_2XX:
             self._out.append((pending.wire, pending.destination))
             interval = pending.interval = min(pending.interval * 2, self._t2)
-            pending.timer = self._timers.schedule(now + interval, (pending, _RETRANSMIT_2XX))
+            pending.timer = self._timers.schedule_after(now, interval, (pending, _RETRANSMIT_2XX))
             return
         del self._pending_2xx[pending.key]
         self._stop_2xx(pending)
@@ -1019,7 +1019,7 @@ def _arm_retransmit(inp: Input, rule: str) -> _Handler:
         else:
             interval = txn._interval
             txn._interval = interval * 2 if rule == "double" else min(interval * 2, layer._t2)
-        txn._retransmit = layer._timers.schedule(now + interval, (txn, inp))
+        txn._retransmit = layer._timers.schedule_after(now, interval, (txn, inp))
 
     return handler
 
@@ -1035,7 +1035,7 @@ def _arm_main(inp: Input) -> _Handler:
         if duration <= 0:
             txn._then = inp
         else:
-            txn._main = layer._timers.schedule(now + duration, (txn, inp))
+            txn._main = layer._timers.schedule_after(now, duration, (txn, inp))
 
     return handler
 

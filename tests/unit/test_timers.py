@@ -97,3 +97,67 @@ def test_hundred_thousand_timers_are_cheap() -> None:
     elapsed = time.perf_counter() - start
     assert sorted(fired) == list(range(1, 100_000, 2))
     assert elapsed < 2.0  # typically ~0.3 s
+
+
+def test_fixed_delay_lanes_and_heap_pop_in_one_order() -> None:
+    q: TimerQueue[str] = TimerQueue()
+    q.schedule_after(0.0, 32.0, "L of the first call")
+    q.schedule_after(0.0, 0.5, "A")
+    q.schedule(1.0, "call timer")
+    q.schedule_after(0.5, 0.5, "A again")  # due at 1.0 too, scheduled after the heap entry
+    q.schedule_after(1.0, 32.0, "L of the second call")
+    assert q.next_deadline() == 0.5
+    assert q.pop_due(1.0) == ["A", "call timer", "A again"]
+    assert q.next_deadline() == 32.0
+    assert q.pop_due(100.0) == ["L of the first call", "L of the second call"]
+    assert len(q) == 0 and q.next_deadline() is None
+
+
+def test_a_clock_that_goes_back_falls_back_to_the_heap() -> None:
+    q: TimerQueue[str] = TimerQueue()
+    q.schedule_after(10.0, 5.0, "late")
+    q.schedule_after(2.0, 5.0, "early")  # before the lane's last entry: cannot be appended
+    assert q.pop_due(20.0) == ["early", "late"]
+
+
+def test_cancelled_lane_entries_are_skipped_and_fired_ones_cannot_be_cancelled_twice() -> None:
+    q: TimerQueue[int] = TimerQueue()
+    handles = [q.schedule_after(float(i), 4.0, i) for i in range(5)]
+    q.cancel(handles[0])
+    q.cancel(handles[0])
+    assert len(q) == 4
+    assert q.next_deadline() == 5.0
+    assert q.pop_due(6.0) == [1, 2]
+    q.cancel(handles[1])  # already fired: no effect
+    assert len(q) == 2
+    assert q.pop_due(100.0) == [3, 4]
+
+
+def test_lanes_and_heap_behave_like_one_sorted_list() -> None:
+    rng = random.Random(7)
+    q: TimerQueue[int] = TimerQueue()
+    model: dict[int, tuple[float, int]] = {}  # key -> (deadline, schedule order)
+    handles = {}
+    now = 0.0
+    for key in range(5_000):
+        action = rng.random()
+        if action < 0.45:
+            delay = rng.choice((0.5, 1.0, 2.0, 4.0, 5.0, 32.0))
+            handles[key] = q.schedule_after(now, delay, key)
+            model[key] = (now + delay, key)
+        elif action < 0.6:
+            deadline = now + rng.uniform(0, 40)
+            handles[key] = q.schedule(deadline, key)
+            model[key] = (deadline, key)
+        elif action < 0.8 and model:
+            victim = rng.choice(list(model))
+            q.cancel(handles[victim])
+            del model[victim]
+        else:
+            now += rng.uniform(0, 3)
+            expected = sorted((k for k, (d, _) in model.items() if d <= now), key=lambda k: model[k])
+            assert q.pop_due(now) == expected
+            for k in expected:
+                del model[k]
+        assert len(q) == len(model)
+        assert q.next_deadline() == (min(d for d, _ in model.values()) if model else None)
