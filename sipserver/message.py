@@ -346,6 +346,17 @@ REASON_PHRASES: dict[int, str] = {
     606: "Not Acceptable",
 }
 
+# The fields that identify a request (its transaction and dialog): what `skeleton` keeps.
+_IDENTIFYING = frozenset({"Via", "Call-ID", "From", "To", "CSeq"})
+
+
+def skeleton(request: SipRequest) -> SipRequest:
+    """The request reduced to what identifies it (Via, Call-ID, From, To, CSeq): no body, no other fields.
+    What a long-lived transaction or established call keeps of an INVITE, instead of the whole message."""
+    fields = [field for field in request.headers._fields if field[0] in _IDENTIFYING]
+    return SipRequest(request.method, request.uri, Headers.from_keyed(fields))
+
+
 # Fields a response copies from its request (RFC 3261 §8.2.6.2), in the order they are written.
 _COPIED_INTO_RESPONSE = ("Via", "From", "To", "Call-ID", "CSeq")
 

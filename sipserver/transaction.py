@@ -52,7 +52,7 @@ from sipserver.address import Endpoint
 from sipserver.errors import LocalProtocolError
 from sipserver.headers import Via, display_name, header_key
 from sipserver.ids import MAGIC_COOKIE, new_branch, new_tag
-from sipserver.message import Headers, SipRequest, SipResponse, build_response
+from sipserver.message import Headers, SipRequest, SipResponse, build_response, skeleton
 from sipserver.timers import TimerConfig, TimerHandle, TimerQueue
 
 __all__ = [
@@ -151,6 +151,7 @@ class Action(enum.IntEnum):
     STOP_MAIN = 19
     START_CANCEL = 20  # INVITE client got its first provisional: send the CANCEL held back by §9.1
     DROP_CANCEL = 21  # INVITE client got a final: a CANCEL still held back is never sent
+    KEEP_SKELETON = 22  # INVITE client got a 2xx: for the 32 s of Accepted keep only what identifies the request
 
 
 S = TransactionState
@@ -166,13 +167,13 @@ ICT_TABLE: Table = {
     (S.CALLING, I.TIMER_A): (S.CALLING, (A.SEND, A.ARM_A)),
     (S.CALLING, I.TIMER_B): (S.TERMINATED, (A.REPORT_TIMEOUT,)),
     (S.CALLING, I.RESP_1XX): (S.PROCEEDING, (A.STOP_RETRANSMIT, A.STOP_MAIN, A.PASS, A.START_CANCEL)),
-    (S.CALLING, I.RESP_2XX): (S.ACCEPTED, (A.STOP_RETRANSMIT, A.DROP_CANCEL, A.PASS, A.ARM_M)),
+    (S.CALLING, I.RESP_2XX): (S.ACCEPTED, (A.STOP_RETRANSMIT, A.DROP_CANCEL, A.PASS, A.ARM_M, A.KEEP_SKELETON)),
     (S.CALLING, I.RESP_3XX_6XX): (
         S.COMPLETED,
         (A.STOP_RETRANSMIT, A.DROP_CANCEL, A.SEND_ACK, A.PASS, A.ARM_D),
     ),
     (S.PROCEEDING, I.RESP_1XX): (S.PROCEEDING, (A.PASS,)),
-    (S.PROCEEDING, I.RESP_2XX): (S.ACCEPTED, (A.PASS, A.ARM_M)),
+    (S.PROCEEDING, I.RESP_2XX): (S.ACCEPTED, (A.PASS, A.ARM_M, A.KEEP_SKELETON)),
     (S.PROCEEDING, I.RESP_3XX_6XX): (S.COMPLETED, (A.SEND_ACK, A.PASS, A.ARM_D)),
     (S.PROCEEDING, I.CANCEL_WAIT): (S.TERMINATED, (A.REPORT_TIMEOUT,)),
     # "Any retransmissions of the final response that are received while in the Completed state MUST cause
@@ -312,7 +313,10 @@ class _Transaction:
 
 
 class ClientTransaction(_Transaction):
-    """A request we sent (§17.1): `destination`, `state`, `last_response`; `user_data` belongs to the TU."""
+    """A request we sent (§17.1): `destination`, `state`, `last_response`; `user_data` belongs to the TU.
+
+    Once an INVITE has its 2xx (Accepted, RFC 6026), `request` keeps only the fields that identify it (Via,
+    Call-ID, From, To, CSeq) and `last_response` is None: the TU has the 2xx and what came before."""
 
     __slots__ = ("_ack_wire", "_cancel_wait", "_held_cancel", "_invite", "destination")
 
@@ -827,7 +831,8 @@ class TransactionLayer:
             if method == "INVITE" and 200 <= status < 300:  # a 2xx after our ACKed 300-699: still a dialog
                 return StrayResponse(resp)
             return None
-        txn.last_response = resp
+        if txn.state is not _ACCEPTED:  # Accepted: the 2xx goes to the TU, the transaction need not keep it
+            txn.last_response = resp
         return ResponseMatch(txn, resp) if step[2] else None
 
     def terminate(self, txn: ClientTransaction | ServerTransaction) -> None:
@@ -995,6 +1000,13 @@ def _do_send_ack(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResp
     layer._out.append((ctxn._ack_wire, ctxn.peer))
 
 
+def _do_keep_skeleton(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResponse | None) -> None:
+    # In Accepted the transaction only hands 2xx retransmissions to the TU (RFC 6026 §8.4): the INVITE's body
+    # and other fields, pinned for 32 s per call, were a large part of the memory of an established call.
+    txn.request = skeleton(txn.request)
+    txn.last_response = None
+
+
 def _do_stop_retransmit(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipResponse | None) -> None:
     if txn._retransmit is not None:
         layer._timers.cancel(txn._retransmit)
@@ -1077,6 +1089,7 @@ _HANDLERS: dict[Action, _Handler | None] = {
     A.STOP_MAIN: _do_stop_main,
     A.START_CANCEL: _do_start_cancel,
     A.DROP_CANCEL: _do_drop_cancel,
+    A.KEEP_SKELETON: _do_keep_skeleton,
 }
 
 

@@ -22,7 +22,7 @@ from sipserver.address import Endpoint
 from sipserver.b2bua.uac_auth import ClientCredentials, answer_challenge
 from sipserver.dialog import Dialog, uac_dialog, uas_dialog
 from sipserver.ids import new_call_id, new_tag
-from sipserver.message import Headers, SipRequest, SipResponse, build_response
+from sipserver.message import Headers, SipRequest, SipResponse, build_response, skeleton
 from sipserver.transaction import ClientTransaction, ServerTransaction, build_cancel, new_branch
 
 CALL_COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
@@ -567,13 +567,13 @@ class Call:
     def _compact(self) -> None:
         """Once both legs are up, drop what only call setup needed: of each INVITE only the fields that still
         identify it remain (the dialogs hold the rest). Keeps an established call small in memory."""
-        self.a_invite = _skeleton(self.a_invite)
+        self.a_invite = skeleton(self.a_invite)
         # The A leg's INVITE transaction lives on until Timer L, matching retransmissions by key only: it need
         # not pin the full INVITE and 200 (with their bodies) in memory for every established call.
         self.a_txn.request = self.a_invite
         self.a_txn.last_response = None
         for leg in self.legs:
-            leg.invite = _skeleton(leg.invite)
+            leg.invite = skeleton(leg.invite)
         self.pending_b_2xx = None
 
     def _stage_legs(self) -> list[BLeg]:
@@ -737,15 +737,6 @@ class Call:
             remote_tag=remote_tag or (leg.dialog.remote_tag if leg.dialog else None),
             direction="recipient", state=state, peer=(leg.target.caller_view or self.caller).from_uri,
         ))
-
-
-_IDENTIFYING = frozenset({"Via", "Call-ID", "From", "To", "CSeq"})
-
-
-def _skeleton(request: SipRequest) -> SipRequest:
-    """The request reduced to what identifies it (Via, Call-ID, From, To, CSeq): no body, no other fields."""
-    fields = [field for field in request.headers._fields if field[0] in _IDENTIFYING]
-    return SipRequest(request.method, request.uri, Headers.from_keyed(fields))
 
 
 def _copy(headers: Headers, wanted: frozenset[str]) -> tuple[tuple[str, str], ...]:
