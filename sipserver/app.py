@@ -182,11 +182,12 @@ async def _housekeeping(running: RunningServer) -> None:
         await asyncio.sleep(running.config.binding_sweep_interval)
         try:
             running.application.expire_bindings()
-            if full_collections.due(time.monotonic(), running.load.busy):
-                started = time.monotonic()
+            started = time.monotonic()
+            if full_collections.due(started, running.load.busy):
                 found = gcpolicy.collect_all()
-                full_collections.collected(time.monotonic())
-                log.info("full_gc", unreachable=found, pause_ms=round((time.monotonic() - started) * 1000, 1))
+                finished = time.monotonic()
+                full_collections.collected(finished)
+                log.info("full_gc", unreachable=found, pause_ms=round((finished - started) * 1000, 1))
         except Exception:
             log.exception("housekeeping_failed")
 

@@ -23,9 +23,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sipserver.errors import RemoteProtocolError
-from sipserver.uri import MEMO_MAX_TEXT, Uri, UriParts, format_params, parse_uri, uri_parts
+from sipserver.uri import (
+    MEMO_MAX_TEXT,
+    Uri,
+    UriParts,
+    format_params,
+    parse_uri,
+    split_params,
+    uri_from_parts,
+    uri_parts,
+)
 
 __all__ = [
     "CSeq",
@@ -232,6 +242,16 @@ _CSEQ_MEMO: dict[str, CSeq] = {}
 _VIA_HEAD_MEMO: dict[str, tuple[str, str, int | None]] = {}
 
 
+T = TypeVar("T")
+
+
+def _remember(memo: dict[str, T], text: str, value: T) -> None:
+    """Store in a bounded memo: a full memo is emptied first (the common texts come back at once)."""
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[text] = value
+
+
 def is_token(text: str) -> bool:
     """Whether `text` is an RFC 3261 token (method names, option tags, parameter names...)."""
     return _TOKEN.match(text) is not None
@@ -327,12 +347,9 @@ def parse_params(text: str) -> dict[str, str | None]:
         if not stripped:
             return {}
         text = stripped if stripped[0] == ";" else ";" + stripped
-    params: dict[str, str | None] = {}
     if _PARAMS_PLAIN.match(text):
-        for item in text[1:].split(";"):
-            name, eq, value = item.partition("=")
-            params[name.lower()] = value if eq else None
-        return params
+        return split_params(text)
+    params: dict[str, str | None] = {}
     pos = 0
     n = len(text)
     while pos < n:
@@ -430,9 +447,7 @@ def parse_via(value: str) -> Via:
         return Via(p[0], p[1], p[2], p[3], p[4].copy())
     via = _parse_via(value)
     if len(value) <= MEMO_MAX_TEXT:
-        if len(_VIA_MEMO) >= _MEMO_LIMIT:
-            _VIA_MEMO.clear()
-        _VIA_MEMO[value] = (via.protocol, via.transport, via.host, via.port, via.params.copy())
+        _remember(_VIA_MEMO, value, (via.protocol, via.transport, via.host, via.port, via.params.copy()))
     return via
 
 
@@ -444,9 +459,7 @@ def parse_top_via(value: str) -> Via:
     first = _first_element(value).strip(" \t") if "," in value or '"' in value else value
     via = _parse_via(first)
     if len(value) <= MEMO_MAX_TEXT:
-        if len(_TOP_VIA_MEMO) >= _MEMO_LIMIT:
-            _TOP_VIA_MEMO.clear()
-        _TOP_VIA_MEMO[value] = (via.protocol, via.transport, via.host, via.port, via.params.copy())
+        _remember(_TOP_VIA_MEMO, value, (via.protocol, via.transport, via.host, via.port, via.params.copy()))
     return via
 
 
@@ -455,19 +468,11 @@ def _parse_via(value: str) -> Via:
     if semi > 0:
         head = _VIA_HEAD_MEMO.get(value[:semi])
         if head is not None and _PARAMS_PLAIN.match(value, semi):
-            params: dict[str, str | None] = {}
-            for item in value[semi + 1 :].split(";"):
-                name, eq, pvalue = item.partition("=")
-                params[name.lower()] = pvalue if eq else None
-            return Via("SIP/2.0", head[0], head[1], head[2], params)
+            return Via("SIP/2.0", head[0], head[1], head[2], split_params(value[semi:]))
     m = _VIA_FAST.match(value)
     if m is not None:
         transport, host, port_s, params_s = m.groups()
-        params = {}
-        if params_s:
-            for item in params_s[1:].split(";"):
-                name, eq, pvalue = item.partition("=")
-                params[name.lower()] = pvalue if eq else None
+        params = split_params(params_s) if params_s else {}
         protocol = "SIP/2.0"
         head_end = m.start(4) if params else -1
     else:
@@ -490,9 +495,7 @@ def _parse_via(value: str) -> Via:
         raise _bad("Via host", value)
     via = Via(protocol, transport.upper(), host.lower(), port, params)
     if 0 < head_end <= MEMO_MAX_TEXT:  # the fast form, with parameters: memoize the text before them
-        if len(_VIA_HEAD_MEMO) >= _MEMO_LIMIT:
-            _VIA_HEAD_MEMO.clear()
-        _VIA_HEAD_MEMO[value[:head_end]] = (via.transport, via.host, port)
+        _remember(_VIA_HEAD_MEMO, value[:head_end], (via.transport, via.host, port))
     return via
 
 
@@ -571,7 +574,7 @@ def parse_name_addr(value: str) -> NameAddr:
         u = p[1]
         if u is None:
             return NameAddr(p[0], None, p[2].copy())
-        return NameAddr(p[0], Uri(u[0], u[1], u[2], u[3], u[4], u[5].copy(), u[6], u[7]), p[2].copy())
+        return NameAddr(p[0], uri_from_parts(u), p[2].copy())
     # `... <uri>;plain=params`: the head comes from its memo (or is parsed and memoized on its own), the
     # parameters are split here. A head that does not parse goes to the general parser (same error).
     gt = value.rfind(">")
@@ -585,25 +588,16 @@ def parse_name_addr(value: str) -> NameAddr:
                 na = None
             if na is not None and na.uri is not None and not na.params:
                 head = (na.display, uri_parts(na.uri))
-                if len(_NAME_ADDR_HEAD_MEMO) >= _MEMO_LIMIT:
-                    _NAME_ADDR_HEAD_MEMO.clear()
-                _NAME_ADDR_HEAD_MEMO[head_text] = head
+                _remember(_NAME_ADDR_HEAD_MEMO, head_text, head)
         if head is not None:
-            params: dict[str, str | None] = {}
-            for item in value[gt + 2 :].split(";"):
-                name, eq, pvalue = item.partition("=")
-                params[name.lower()] = pvalue if eq else None
-            u = head[1]
+            params = split_params(value[gt + 1 :])
             if len(value) <= MEMO_MAX_TEXT:
-                if len(_NAME_ADDR_MEMO) >= _MEMO_LIMIT:
-                    _NAME_ADDR_MEMO.clear()
-                _NAME_ADDR_MEMO[value] = (head[0], u, params.copy())
-            return NameAddr(head[0], Uri(u[0], u[1], u[2], u[3], u[4], u[5].copy(), u[6], u[7]), params)
+                _remember(_NAME_ADDR_MEMO, value, (head[0], head[1], params.copy()))
+            return NameAddr(head[0], uri_from_parts(head[1]), params)
     na = _parse_name_addr(value)
     if len(value) <= MEMO_MAX_TEXT:
-        if len(_NAME_ADDR_MEMO) >= _MEMO_LIMIT:
-            _NAME_ADDR_MEMO.clear()
-        _NAME_ADDR_MEMO[value] = (na.display, None if na.uri is None else uri_parts(na.uri), na.params.copy())
+        parts = None if na.uri is None else uri_parts(na.uri)
+        _remember(_NAME_ADDR_MEMO, value, (na.display, parts, na.params.copy()))
     return na
 
 
@@ -711,9 +705,7 @@ def parse_cseq(value: str) -> CSeq:
         raise _bad("CSeq method", value)
     cseq = CSeq(number, method)
     if len(value) <= MEMO_MAX_TEXT:
-        if len(_CSEQ_MEMO) >= _MEMO_LIMIT:
-            _CSEQ_MEMO.clear()
-        _CSEQ_MEMO[value] = cseq
+        _remember(_CSEQ_MEMO, value, cseq)
     return cseq
 
 

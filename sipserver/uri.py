@@ -72,7 +72,7 @@ def _bad(text: str, why: str = _INVALID) -> RemoteProtocolError:
     return RemoteProtocolError(f"{why}: {text[:120]!r}", status_hint=400)
 
 
-def _split_params(text: str) -> dict[str, str | None]:
+def split_params(text: str) -> dict[str, str | None]:
     """`;a=b;c` (already checked by a regex) -> {"a": "b", "c": None}; names lower-cased, values as written."""
     params: dict[str, str | None] = {}
     for item in text[1:].split(";"):
@@ -264,7 +264,7 @@ def parse_uri_uncached(text: str) -> Uri:
             if port > 65535:
                 raise _bad(text, "port out of range")
         return Uri(
-            scheme, user, password, host.lower(), port, _split_params(params_s) if params_s else {}, headers,
+            scheme, user, password, host.lower(), port, split_params(params_s) if params_s else {}, headers,
             None,
         )
     if scheme == "tel":
@@ -272,7 +272,7 @@ def parse_uri_uncached(text: str) -> Uri:
         if m is None:
             raise _bad(text)
         number, params_s = m.groups()
-        return Uri("tel", number, None, "", None, _split_params(params_s) if params_s else {}, None, None)
+        return Uri("tel", number, None, "", None, split_params(params_s) if params_s else {}, None, None)
     if not _OPAQUE.match(rest):
         raise _bad(text)
     return Uri(scheme, opaque=rest)

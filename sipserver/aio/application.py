@@ -243,4 +243,3 @@ class Application:
             self.location.apply(changes)
             self.binding_writer.submit(changes).add_done_callback(ignore_failure)
         return changes
-

@@ -53,7 +53,6 @@ from sipserver.timers import TimerHandle, TimerQueue
 log = structlog.get_logger("callconnect.calls")
 
 
-
 class CallController:
     def __init__(
         self,
@@ -309,4 +308,3 @@ class CallController:
         if call.a_invite.call_id == call_id:
             return None
         return next((leg for leg in call.legs if leg.call_id == call_id), None)
-
