@@ -55,7 +55,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from benchmarks.sipp_results import percentile, read_rtts, read_stats, run_bounded  # noqa: E402
 from tests.helpers.server import DEMO_USERS, ServerError, ServerProcess, free_port  # noqa: E402
-from tests.helpers.sipp_calls import media_port, provision_demo_with_trunk, scenario, wait_udp_bound  # noqa: E402
+from tests.helpers.sipp_calls import control_port, media_port, provision_demo_with_trunk, scenario, wait_udp_bound  # noqa: E402
 from tests.integration.sipp import sipp_binary  # noqa: E402
 
 DEFAULT_RATES = (100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600)
@@ -69,10 +69,11 @@ BUFF = "4194304"
 
 # -- SIPp processes ------------------------------------------------------------------------------------------
 def sipp_base(remote: tuple[str, int], scenario_file: Path, local_port: int, timeout: float) -> list[str]:
+    rtp = media_port()
     return [
         sipp_binary(), f"{remote[0]}:{remote[1]}", "-sf", str(scenario_file),
         "-i", LOCAL, "-bind_local", "-p", str(local_port), "-t", "u1",
-        "-ci", LOCAL, "-cp", str(free_port(LOCAL, tcp=False)), "-mi", LOCAL, "-mp", str(media_port()),
+        "-ci", LOCAL, "-cp", str(control_port(rtp)), "-mi", LOCAL, "-mp", str(rtp),
         "-buff_size", BUFF, "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
     ]
 

@@ -76,6 +76,15 @@ def media_port(host: str = LOCAL_HOST) -> int:
     raise OSError("no four consecutive free UDP ports found")
 
 
+def control_port(media: int, host: str = LOCAL_HOST) -> int:
+    """A free UDP port for SIPp's remote control (-cp) outside media..media+3, which that same SIPp binds after
+    picking it (a control port chosen inside that range once failed the run with EADDRINUSE)."""
+    while True:
+        port = free_port(host, tcp=False)
+        if not media <= port <= media + 3:
+            return port
+
+
 def wait_udp_bound(port: int, timeout: float = 5.0, host: str = LOCAL_HOST,
                    alive: Callable[[], bool] = lambda: True) -> bool:
     """Wait until something has bound UDP `host:port` (the SIPp callee is listening), while `alive()`."""
@@ -216,11 +225,12 @@ def sipp_args(
     trace: bool = True,
     extra: Sequence[str] = (),
 ) -> list[str]:
+    rtp = media_port()
     args = [
         sipp_binary(), f"{remote[0]}:{remote[1]}", "-sf", str(scenario_file),
         "-i", LOCAL_HOST, "-bind_local", "-p", str(local_port), "-t", "u1",
-        "-ci", LOCAL_HOST, "-cp", str(free_port(LOCAL_HOST, tcp=False)),
-        "-mi", LOCAL_HOST, "-mp", str(media_port()),
+        "-ci", LOCAL_HOST, "-cp", str(control_port(rtp)),
+        "-mi", LOCAL_HOST, "-mp", str(rtp),
         "-m", str(calls), "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
     ]
     if trace:
