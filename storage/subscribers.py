@@ -6,11 +6,14 @@ Checks, merges and reports are the shared ones of `provisioning.store`, so this 
 behave alike. Applying is optimistic: read, validate and hash passwords (slow, outside any lock), then write
 in one `BEGIN IMMEDIATE` transaction if the revision has not moved meanwhile (else start over).
 
-`has_changed()` is synchronous on purpose: it runs for every SIP request. It asks a dedicated plain `sqlite3`
-connection for `PRAGMA data_version`, which changes whenever ANY other connection (ours, the portal's,
-another process's) commits; reading it touches only the WAL index in shared memory, microseconds, no disk
-and no lock wait worth the name, so calling it on the event loop is fine. Only when it moved is the
-one-row `revision` read, so registrations and call-log commits do not trigger directory reloads.
+`has_changed()` is synchronous on purpose: it runs for every new SIP request. It asks a dedicated plain
+`sqlite3` connection for `PRAGMA data_version`, which changes whenever ANY other connection (ours, the
+portal's, another process's) commits; reading it touches only the WAL index in shared memory, no disk and no
+lock wait worth the name, so calling it on the event loop is fine. Only when it moved is the one-row
+`revision` read, so registrations and call-log commits do not trigger directory reloads. Under call load the
+call log commits all the time, and that check costs 4-16 µs, so the database is asked at most once per
+`recheck_interval` (10 ms): a write through this store is seen by the next request, a write by another
+connection or process within 10 ms.
 
 This module knows SQL and the model; it knows nothing of SIP, HTTP or TOML.
 """
@@ -20,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -54,6 +58,7 @@ from storage.database import open_database, open_watch_connection
 __all__ = ["SqliteSubscriberStore"]
 
 _MAX_ATTEMPTS: Final = 5
+RECHECK_INTERVAL: Final = 0.010  # seconds between two looks at the database from has_changed()
 
 
 def _json(value: object) -> str:
@@ -69,7 +74,9 @@ class SqliteSubscriberStore:
 
     def __init__(self, db: aiosqlite.Connection, watch: sqlite3.Connection, *,
                  fallback_domain: str = "callconnect.local",
-                 password_hasher: PasswordHasher | None = None) -> None:
+                 password_hasher: PasswordHasher | None = None,
+                 recheck_interval: float = RECHECK_INTERVAL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
         self._watch = watch
         self._fallback_domain = fallback_domain
@@ -77,13 +84,17 @@ class SqliteSubscriberStore:
         self._loaded_revision: int | None = None
         self._seen_data_version: int | None = None
         self._seen_revision: int | None = None
+        self._recheck_interval = recheck_interval
+        self._clock = clock
+        self._next_check = float("-inf")  # has_changed() asks the database again from this clock reading on
         # One aiosqlite connection runs one transaction at a time: tasks sharing this store (the SIP side
         # reloading, the portal writing) take turns.
         self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, data_dir: Path | str, *, fallback_domain: str = "callconnect.local",
-                   password_hasher: PasswordHasher | None = None) -> SqliteSubscriberStore:
+                   password_hasher: PasswordHasher | None = None, recheck_interval: float = RECHECK_INTERVAL,
+                   clock: Callable[[], float] = time.monotonic) -> SqliteSubscriberStore:
         db = await open_database(data_dir)
         db.row_factory = sqlite3.Row
         try:
@@ -91,7 +102,8 @@ class SqliteSubscriberStore:
         except BaseException:
             await db.close()
             raise
-        return cls(db, watch, fallback_domain=fallback_domain, password_hasher=password_hasher)
+        return cls(db, watch, fallback_domain=fallback_domain, password_hasher=password_hasher,
+                   recheck_interval=recheck_interval, clock=clock)
 
     async def close(self) -> None:
         self._watch.close()
@@ -99,12 +111,17 @@ class SqliteSubscriberStore:
 
     # -- change detection ----------------------------------------------------------------------------------
     def has_changed(self) -> bool:
+        now = self._clock()
+        if now < self._next_check:
+            return self._seen_revision != self._loaded_revision
+        self._next_check = now + self._recheck_interval
         try:
             (data_version,) = self._watch.execute("PRAGMA data_version").fetchone()
             if data_version != self._seen_data_version:
                 (revision,) = self._watch.execute("SELECT revision FROM provisioning_state").fetchone()
                 self._seen_data_version, self._seen_revision = data_version, revision
         except sqlite3.OperationalError:  # busy for a moment: let the caller reload, which will wait properly
+            self._next_check = float("-inf")
             return True
         return self._seen_revision != self._loaded_revision
 
@@ -112,6 +129,7 @@ class SqliteSubscriberStore:
     async def load_directory(self) -> Directory:
         revision, groups = await self._read_snapshot(None)
         self._loaded_revision = revision
+        self._next_check = float("-inf")  # compare with the database, not with what was seen before loading
         return Directory(groups, revision=revision, fallback_domain=self._fallback_domain)
 
     async def export_group(self, group_id: str) -> GroupDescription:
@@ -240,6 +258,7 @@ class SqliteSubscriberStore:
                     await _write_group(self._db, final)
                     await _bump(self._db)
                     await self._db.commit()
+                    self._next_check = float("-inf")  # our own write: seen by the next request
                 except BaseException:
                     await self._db.rollback()
                     raise
@@ -260,6 +279,7 @@ class SqliteSubscriberStore:
                                        (_json(services.to_dict()), user_id))
                 await _bump(self._db)
                 await self._db.commit()
+                self._next_check = float("-inf")  # our own write: seen by the next request
             except BaseException:
                 await self._db.rollback()
                 raise
@@ -276,6 +296,7 @@ class SqliteSubscriberStore:
                                        (password_hash, user_id))
                 await _bump(self._db)
                 await self._db.commit()
+                self._next_check = float("-inf")  # our own write: seen by the next request
             except BaseException:
                 await self._db.rollback()
                 raise

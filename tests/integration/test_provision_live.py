@@ -1,4 +1,5 @@
-"""`callconnect provision apply` on the data directory of a RUNNING server: the very next REGISTER sees it.
+"""`callconnect provision apply` on the data directory of a RUNNING server: the next REGISTER sees it (the server
+looks for another process's writes every `RECHECK_INTERVAL`, 10 ms).
 
 The current group is exported with `provision export` (so the test does not depend on the demo file's exact
 content), changed (user 202 gets a new SIP password; user 205 is added), and applied with `provision apply`.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 import tomli_w
 
+from storage.subscribers import RECHECK_INTERVAL
 from tests.helpers.server import DEMO_USERS, REPO_ROOT, ServerProcess, read_bindings
 from tests.integration.sip_client import register
 
@@ -38,6 +41,7 @@ def apply_group(data_dir: Path, doc: dict[str, Any], path: Path) -> None:
     path.write_text(tomli_w.dumps(doc))
     done = cli("provision", "apply", str(path), "--data-dir", str(data_dir))
     assert done.returncode == 0, f"provision apply failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    time.sleep(2 * RECHECK_INTERVAL)  # the contract: another process's write is seen within RECHECK_INTERVAL
 
 
 def find_user(doc: dict[str, Any], sip_name: str) -> dict[str, Any]:

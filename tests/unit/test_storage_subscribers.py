@@ -19,8 +19,19 @@ from storage.subscribers import SqliteSubscriberStore
 HASHER = PasswordHasher.from_parameters(CHEAPEST)
 
 
-async def open_store(path: Path) -> SqliteSubscriberStore:
-    return await SqliteSubscriberStore.open(path, password_hasher=HASHER)
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def open_store(path: Path, clock: FakeClock | None = None) -> SqliteSubscriberStore:
+    """A store that asks the database at every has_changed() unless a clock is given (then every 10 ms)."""
+    if clock is None:
+        return await SqliteSubscriberStore.open(path, password_hasher=HASHER, recheck_interval=0.0)
+    return await SqliteSubscriberStore.open(path, password_hasher=HASHER, clock=clock)
 
 
 async def test_has_changed_flips_after_a_write_from_another_connection(tmp_path: Path) -> None:
@@ -57,6 +68,40 @@ async def test_has_changed_sees_a_second_store_on_the_same_file(tmp_path: Path) 
     finally:
         await portal.close()
         await server.close()
+
+
+async def test_writes_by_others_are_looked_for_at_most_every_10_ms(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = await open_store(tmp_path, clock)
+    try:
+        await store.apply_group(demo_group_description())
+        await store.load_directory()
+        assert not store.has_changed()
+        with sqlite3.connect(database_path(tmp_path)) as other:
+            other.execute("UPDATE provisioning_state SET revision = revision + 1")
+        clock.now += 0.009
+        assert not store.has_changed()  # the database was asked 9 ms ago
+        clock.now += 0.001
+        assert store.has_changed()
+        clock.now += 0.001
+        assert store.has_changed()  # still true until reloaded, without asking again
+        await store.load_directory()
+        assert not store.has_changed()  # asked at once after loading
+    finally:
+        await store.close()
+
+
+async def test_own_writes_are_seen_by_the_next_request(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = await open_store(tmp_path, clock)
+    try:
+        await store.apply_group(demo_group_description())
+        await store.load_directory()
+        assert not store.has_changed()
+        await store.update_services("jean.dupont", ServiceSettings(dnd=DoNotDisturb(active=True)))
+        assert store.has_changed()  # same clock reading: no 10 ms wait for a write made here
+    finally:
+        await store.close()
 
 
 async def test_registrations_and_call_log_writes_do_not_count_as_changes(tmp_path: Path) -> None:
