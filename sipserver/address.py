@@ -6,9 +6,10 @@ Pure value type shared by the transaction layer, the stack and the asyncio trans
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Endpoint:
     """A transport address. `transport` is lower-case: "udp", "tcp" or "tls".
 
@@ -17,10 +18,16 @@ class Endpoint:
     (RFC 3261 §18.2.2, RFC 5626); it is None for UDP and for a destination with no known connection.
     """
 
-    transport: str
-    host: str
-    port: int
-    connection_id: int | None = None
+    transport: Final[str]
+    host: Final[str]
+    port: Final[int]
+    connection_id: Final[int | None]
+
+    def __init__(self, transport: str, host: str, port: int, connection_id: int | None = None) -> None:
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.connection_id = connection_id
 
     @property
     def reliable(self) -> bool:

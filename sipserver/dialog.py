@@ -8,13 +8,13 @@ Contact). Pure: no sockets, no clock; it knows nothing of calls, users or featur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sipserver.headers import NameAddr
 from sipserver.message import Headers, SipRequest, SipResponse
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class Dialog:
     call_id: str
     local_tag: str
@@ -22,11 +22,37 @@ class Dialog:
     local_uri: str  # the full From (ours) / To (theirs) values, without tags: `"Name" <sip:...>`
     remote_uri: str
     remote_target: str  # the peer's Contact URI
-    route_set: list[str] = field(default_factory=list)
-    local_cseq: int = 0
-    remote_cseq: int | None = None
-    local_contact: str = ""
-    early: bool = True
+    route_set: list[str]
+    local_cseq: int
+    remote_cseq: int | None
+    local_contact: str
+    early: bool
+
+    def __init__(
+        self,
+        call_id: str,
+        local_tag: str,
+        remote_tag: str,
+        local_uri: str,
+        remote_uri: str,
+        remote_target: str,
+        route_set: list[str] | None = None,
+        local_cseq: int = 0,
+        remote_cseq: int | None = None,
+        local_contact: str = "",
+        early: bool = True,
+    ) -> None:
+        self.call_id = call_id
+        self.local_tag = local_tag
+        self.remote_tag = remote_tag
+        self.local_uri = local_uri
+        self.remote_uri = remote_uri
+        self.remote_target = remote_target
+        self.route_set = [] if route_set is None else route_set
+        self.local_cseq = local_cseq
+        self.remote_cseq = remote_cseq
+        self.local_contact = local_contact
+        self.early = early
 
     @property
     def key(self) -> tuple[str, str]:

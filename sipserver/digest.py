@@ -56,7 +56,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 __all__ = [
     "ALGORITHMS",
@@ -148,7 +148,7 @@ def _response(
 # -- credentials ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Credentials:
     """One Digest ``Authorization``/``Proxy-Authorization`` value (RFC 3261 §25.1 ``digest-response``).
 
@@ -156,16 +156,40 @@ class Credentials:
     absent; only ``"auth"`` is verified); ``nc`` is the nonce-count as an int (8 hex digits on the wire).
     """
 
-    username: str
-    realm: str
-    nonce: str
-    uri: str
-    response: str
-    algorithm: str = "MD5"
-    qop: str | None = None
-    nc: int | None = None
-    cnonce: str | None = None
-    opaque: str | None = None
+    username: Final[str]
+    realm: Final[str]
+    nonce: Final[str]
+    uri: Final[str]
+    response: Final[str]
+    algorithm: Final[str]
+    qop: Final[str | None]
+    nc: Final[int | None]
+    cnonce: Final[str | None]
+    opaque: Final[str | None]
+
+    def __init__(
+        self,
+        username: str,
+        realm: str,
+        nonce: str,
+        uri: str,
+        response: str,
+        algorithm: str = "MD5",
+        qop: str | None = None,
+        nc: int | None = None,
+        cnonce: str | None = None,
+        opaque: str | None = None,
+    ) -> None:
+        self.username = username
+        self.realm = realm
+        self.nonce = nonce
+        self.uri = uri
+        self.response = response
+        self.algorithm = algorithm
+        self.qop = qop
+        self.nc = nc
+        self.cnonce = cnonce
+        self.opaque = opaque
 
 
 _WS = " \t\r\n"

@@ -22,8 +22,8 @@ This module knows nothing about messages, sockets, transactions or users.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Final, TypeVar
 
 from sipserver.errors import RemoteProtocolError
 from sipserver.uri import (
@@ -382,7 +382,7 @@ _VIA_SLOW = re.compile(
 )
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class Via:
     """One via-parm: `SIP/2.0/UDP host:port;branch=z9hG4bK...;received=...;rport`.
 
@@ -390,11 +390,25 @@ class Via:
     `port` None when absent, `params` ordered with lower-case names and values as written (valueless: None).
     """
 
-    protocol: str = "SIP/2.0"
-    transport: str = "UDP"
-    host: str = ""
-    port: int | None = None
-    params: dict[str, str | None] = field(default_factory=dict)
+    protocol: str
+    transport: str
+    host: str
+    port: int | None
+    params: dict[str, str | None]
+
+    def __init__(
+        self,
+        protocol: str = "SIP/2.0",
+        transport: str = "UDP",
+        host: str = "",
+        port: int | None = None,
+        params: dict[str, str | None] | None = None,
+    ) -> None:
+        self.protocol = protocol
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.params = {} if params is None else params
 
     @property
     def branch(self) -> str | None:
@@ -500,7 +514,7 @@ def _parse_via(value: str) -> Via:
 
 
 # --- name-addr / addr-spec (RFC 3261 §20.10, §20.20, §20.39, §25.1) -----------------------------------------
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class NameAddr:
     """A From/To/Contact/Route-style value: optional display name, URI, header parameters.
 
@@ -509,9 +523,16 @@ class NameAddr:
     the URI of an addr-spec: RFC 3261 §20.10), names lower-cased, values as written.
     """
 
-    display: str | None = None
-    uri: Uri | None = None
-    params: dict[str, str | None] = field(default_factory=dict)
+    display: str | None
+    uri: Uri | None
+    params: dict[str, str | None]
+
+    def __init__(
+        self, display: str | None = None, uri: Uri | None = None, params: dict[str, str | None] | None = None
+    ) -> None:
+        self.display = display
+        self.uri = uri
+        self.params = {} if params is None else params
 
     @property
     def tag(self) -> str | None:
@@ -658,12 +679,16 @@ def parse_contact_list(value: str) -> list[NameAddr]:
 
 
 # --- scalars -----------------------------------------------------------------------------------------------
-@dataclass(slots=True, frozen=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class CSeq:
     """CSeq (RFC 3261 §20.16): sequence number (a 32-bit unsigned; we send < 2**31, §8.1.1.5) and method."""
 
-    number: int
-    method: str
+    number: Final[int]
+    method: Final[str]
+
+    def __init__(self, number: int, method: str) -> None:
+        self.number = number
+        self.method = method
 
     def __str__(self) -> str:
         return f"{self.number} {self.method}"

@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 __all__ = ["TimerConfig", "TimerHandle", "TimerQueue"]
 
@@ -38,13 +38,18 @@ K = TypeVar("K")
 TimerHandle: TypeAlias = list[Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class TimerConfig:
     """RFC 3261 base timers (seconds); every other timer is derived from these three."""
 
-    t1: float = 0.5  # RTT estimate
-    t2: float = 4.0  # maximum retransmit interval for non-INVITE requests and INVITE responses
-    t4: float = 5.0  # maximum duration a message remains in the network
+    t1: Final[float]  # RTT estimate
+    t2: Final[float]  # maximum retransmit interval for non-INVITE requests and INVITE responses
+    t4: Final[float]  # maximum duration a message remains in the network
+
+    def __init__(self, t1: float = 0.5, t2: float = 4.0, t4: float = 5.0) -> None:
+        self.t1 = t1
+        self.t2 = t2
+        self.t4 = t4
 
     @property
     def timer_b(self) -> float:

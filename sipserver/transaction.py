@@ -46,7 +46,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple, TypeAlias, cast
+from typing import Final, TypeAlias, cast
 
 from sipserver.address import Endpoint
 from sipserver.errors import LocalProtocolError
@@ -344,81 +344,111 @@ class ServerTransaction(_Transaction):
 # ----------------------------------------------------------------------------------------------------
 # What the layer returns
 # ----------------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class NewRequest:
     """A request that created a server transaction: the TU must answer it through `respond(txn, ...)`.
 
     With `auto_trying` (the default) a 100 Trying is already queued for a new INVITE (§17.2.1, §8.2.6.1).
     """
 
-    txn: ServerTransaction
+    txn: Final[ServerTransaction]
+
+    def __init__(self, txn: ServerTransaction) -> None:
+        self.txn = txn
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Retransmission:
     """A retransmitted request, absorbed; the last response (if any) is already queued again."""
 
-    txn: ServerTransaction
+    txn: Final[ServerTransaction]
+
+    def __init__(self, txn: ServerTransaction) -> None:
+        self.txn = txn
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class AckAbsorbed:
     """An ACK consumed by an INVITE server transaction (ACK for our non-2xx final: Completed -> Confirmed,
     a duplicate in Confirmed, or a bogus ACK before any final, ignored). Nothing for the TU."""
 
-    txn: ServerTransaction
+    txn: Final[ServerTransaction]
+
+    def __init__(self, txn: ServerTransaction) -> None:
+        self.txn = txn
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class StrayAck:
     """An ACK for the TU / dialog layer: an ACK for a 2xx (a transaction of its own, §17.1.1.3), an ACK that
     matched an INVITE server transaction in Accepted (RFC 6026 §8.7), or one matching nothing at all.
     A running 2xx retransmission with the same Call-ID and CSeq number has already been stopped."""
 
-    request: SipRequest
+    request: Final[SipRequest]
+
+    def __init__(self, request: SipRequest) -> None:
+        self.request = request
 
 
 Incoming: TypeAlias = NewRequest | Retransmission | AckAbsorbed | StrayAck
 
 
-class ResponseMatch(NamedTuple):
-    """A response the TU must see: every provisional, the first final, 2xx retransmissions in Accepted.
-    A tuple, so `txn, resp = match` works as well as `match.txn`."""
+@dataclass(init=False, unsafe_hash=True, slots=True)
+class ResponseMatch:
+    """A response the TU must see: every provisional, the first final, 2xx retransmissions in Accepted."""
 
-    txn: ClientTransaction
-    response: SipResponse
+    txn: Final[ClientTransaction]
+    response: Final[SipResponse]
+
+    def __init__(self, txn: ClientTransaction, response: SipResponse) -> None:
+        self.txn = txn
+        self.response = response
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class StrayResponse:
     """A 2xx to an INVITE that matches no client transaction (e.g. a late 2xx from a second fork after the
     transaction ended, or after it got a 300-699): the TU must ACK it and, unless it wants the dialog, BYE it
     (§13.2.2.4)."""
 
-    response: SipResponse
+    response: Final[SipResponse]
+
+    def __init__(self, response: SipResponse) -> None:
+        self.response = response
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class ClientTimedOut:
     """Timer B or F fired (or 64*T1 passed after our CANCEL without a final): treat as a 408 (§8.1.3.1)."""
 
-    txn: ClientTransaction
+    txn: Final[ClientTransaction]
+
+    def __init__(self, txn: ClientTransaction) -> None:
+        self.txn = txn
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class ServerTimedOut:
     """Timer H fired: our non-2xx final response to an INVITE was never ACKed (§17.2.1)."""
 
-    txn: ServerTransaction
+    txn: Final[ServerTransaction]
+
+    def __init__(self, txn: ServerTransaction) -> None:
+        self.txn = txn
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class AckTimedOut:
     """A 2xx we retransmitted for 64*T1 was never ACKed (§13.3.1.4): the session SHOULD be ended (BYE)."""
 
-    call_id: str
-    cseq_number: int
-    response: SipResponse
+    call_id: Final[str]
+    cseq_number: Final[int]
+    response: Final[SipResponse]
+
+    def __init__(self, call_id: str, cseq_number: int, response: SipResponse) -> None:
+        self.call_id = call_id
+        self.cseq_number = cseq_number
+        self.response = response
 
 
 TxnEvent: TypeAlias = ClientTimedOut | ServerTimedOut | AckTimedOut

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from sipserver.errors import RemoteProtocolError
@@ -86,7 +86,7 @@ def format_params(params: Mapping[str, str | None]) -> str:
     return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class Uri:
     """A parsed URI.
 
@@ -100,13 +100,33 @@ class Uri:
     """
 
     scheme: str
-    user: str | None = None
-    password: str | None = None
-    host: str = ""
-    port: int | None = None
-    params: dict[str, str | None] = field(default_factory=dict)
-    headers: str | None = None
-    opaque: str | None = None
+    user: str | None
+    password: str | None
+    host: str
+    port: int | None
+    params: dict[str, str | None]
+    headers: str | None
+    opaque: str | None
+
+    def __init__(
+        self,
+        scheme: str,
+        user: str | None = None,
+        password: str | None = None,
+        host: str = "",
+        port: int | None = None,
+        params: dict[str, str | None] | None = None,
+        headers: str | None = None,
+        opaque: str | None = None,
+    ) -> None:
+        self.scheme = scheme
+        self.user = user
+        self.password = password
+        self.host = host
+        self.port = port
+        self.params = {} if params is None else params
+        self.headers = headers
+        self.opaque = opaque
 
     def __str__(self) -> str:
         if self.opaque is not None:

@@ -15,7 +15,7 @@ import itertools
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import structlog
 
@@ -31,10 +31,14 @@ MessageHandler = Callable[[bytes, Endpoint], None]
 UDP_BUFFER_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class ListenAddress:
-    host: str
-    port: int
+    host: Final[str]
+    port: Final[int]
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
 
     @property
     def family(self) -> socket.AddressFamily:

@@ -8,14 +8,22 @@ priority. Pure: `now` comes in; nothing here knows SIP messages.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class AdmissionPolicy:
-    max_calls_per_second: float = 1500.0
-    burst: float = 300.0
-    max_concurrent_calls: int = 50_000
-    retry_after: int = 2
+    max_calls_per_second: Final[float]
+    burst: Final[float]
+    max_concurrent_calls: Final[int]
+    retry_after: Final[int]
+
+    def __init__(self, max_calls_per_second: float = 1500.0, burst: float = 300.0,
+                 max_concurrent_calls: int = 50_000, retry_after: int = 2) -> None:
+        self.max_calls_per_second = max_calls_per_second
+        self.burst = burst
+        self.max_concurrent_calls = max_concurrent_calls
+        self.retry_after = retry_after
 
 
 class Admission:

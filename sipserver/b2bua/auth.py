@@ -12,6 +12,7 @@ This module knows nothing of sockets or storage: the subscriber `Directory` snap
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from provisioning.model import Directory, Group, Trunk, User
 from sipserver.address import Endpoint
@@ -19,24 +20,36 @@ from sipserver.digest import AuthResult, DigestAuthenticator, parse_credentials
 from sipserver.message import SipRequest
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Authenticated:
-    user: User
-    group: Group
+    user: Final[User]
+    group: Final[Group]
+
+    def __init__(self, user: User, group: Group) -> None:
+        self.user = user
+        self.group = group
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class FromTrunk:
-    trunk: Trunk
+    trunk: Final[Trunk]
+
+    def __init__(self, trunk: Trunk) -> None:
+        self.trunk = trunk
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Challenge:
     """Answer with `status` (401/407) and these header fields. `failure` names what went wrong, for logs only."""
 
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    failure: str | None
+    status: Final[int]
+    headers: Final[tuple[tuple[str, str], ...]]
+    failure: Final[str | None]
+
+    def __init__(self, status: int, headers: tuple[tuple[str, str], ...], failure: str | None) -> None:
+        self.status = status
+        self.headers = headers
+        self.failure = failure
 
 
 AuthOutcome = Authenticated | FromTrunk | Challenge

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Final
 
 from sipserver.address import Endpoint
 from sipserver.b2bua.uac_auth import ClientCredentials, answer_challenge
@@ -54,16 +55,21 @@ class LegState(enum.Enum):
     ENDED = "ended"            # BYE sent or received after answer
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Party:
     """How one side is shown to the other: the From/To/PAI values rendered by identity code."""
 
-    from_uri: str          # e.g. '"Jean Dupont" <sip:022211201@callconnect.local>'
-    asserted: str | None = None   # P-Asserted-Identity value, or None to send none
-    privacy: str | None = None    # Privacy header value ("id"), or None
+    from_uri: Final[str]          # e.g. '"Jean Dupont" <sip:022211201@callconnect.local>'
+    asserted: Final[str | None]   # P-Asserted-Identity value, or None to send none
+    privacy: Final[str | None]    # Privacy header value ("id"), or None
+
+    def __init__(self, from_uri: str, asserted: str | None = None, privacy: str | None = None) -> None:
+        self.from_uri = from_uri
+        self.asserted = asserted
+        self.privacy = privacy
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Target:
     """One leg to ring: Request-URI, where to send it, and how each side sees the other on this leg.
 
@@ -71,29 +77,51 @@ class Target:
     differ); `number`/`name` is the party as the caller may see it (for the caller's call log).
     """
 
-    request_uri: str
-    destination: Endpoint
-    to_uri: str
-    user_id: str | None = None       # the user this leg rings (None for a trunk leg)
-    caller_view: Party | None = None
-    number: str = ""
-    name: str = ""
-    extra_headers: tuple[tuple[str, str], ...] = ()
-    credentials: ClientCredentials | None = None  # ours towards a trunk that challenges (401/407)
+    request_uri: Final[str]
+    destination: Final[Endpoint]
+    to_uri: Final[str]
+    user_id: Final[str | None]       # the user this leg rings (None for a trunk leg)
+    caller_view: Final[Party | None]
+    number: Final[str]
+    name: Final[str]
+    extra_headers: Final[tuple[tuple[str, str], ...]]
+    credentials: Final[ClientCredentials | None]  # ours towards a trunk that challenges (401/407)
+
+    def __init__(self, request_uri: str, destination: Endpoint, to_uri: str, user_id: str | None = None,
+                 caller_view: Party | None = None, number: str = "", name: str = "",
+                 extra_headers: tuple[tuple[str, str], ...] = (),
+                 credentials: ClientCredentials | None = None) -> None:
+        self.request_uri = request_uri
+        self.destination = destination
+        self.to_uri = to_uri
+        self.user_id = user_id
+        self.caller_view = caller_view
+        self.number = number
+        self.name = name
+        self.extra_headers = extra_headers
+        self.credentials = credentials
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Stage:
-    targets: tuple[Target, ...]
-    ring_seconds: float | None = None  # None: until the call's overall limit
+    targets: Final[tuple[Target, ...]]
+    ring_seconds: Final[float | None]  # None: until the call's overall limit
+
+    def __init__(self, targets: tuple[Target, ...], ring_seconds: float | None = None) -> None:
+        self.targets = targets
+        self.ring_seconds = ring_seconds
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class LocalAddress:
     """What we put in Via and Contact for a transport: e.g. host "127.0.0.1", port 5060."""
 
-    host: str
-    port: int
+    host: Final[str]
+    port: Final[int]
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
 
     def via(self, transport: str) -> str:
         return f"SIP/2.0/{transport.upper()} {self._hostport()};branch={new_branch()};rport"
@@ -108,64 +136,103 @@ class LocalAddress:
 
 
 # -- actions for the shell ----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Respond:
-    txn: ServerTransaction
-    response: SipResponse
-    retransmit_until_ack: bool = False  # a 2xx to an INVITE (§13.3.1.4)
+    txn: Final[ServerTransaction]
+    response: Final[SipResponse]
+    retransmit_until_ack: Final[bool]  # a 2xx to an INVITE (§13.3.1.4)
+
+    def __init__(self, txn: ServerTransaction, response: SipResponse, retransmit_until_ack: bool = False) -> None:
+        self.txn = txn
+        self.response = response
+        self.retransmit_until_ack = retransmit_until_ack
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class SendRequest:
     """Send in a new client transaction whose `user_data` the shell sets to `context`, so that the responses
     and the timeout of that transaction come back to `Call.on_response` / `Call.on_timeout` with it."""
 
-    request: SipRequest
-    destination: Endpoint
-    context: TxnContext
+    request: Final[SipRequest]
+    destination: Final[Endpoint]
+    context: Final[TxnContext]
+
+    def __init__(self, request: SipRequest, destination: Endpoint, context: TxnContext) -> None:
+        self.request = request
+        self.destination = destination
+        self.context = context
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class SendAck:
     """An ACK for a 2xx: no transaction of its own (§17.1.1.3)."""
 
-    request: SipRequest
-    destination: Endpoint
+    request: Final[SipRequest]
+    destination: Final[Endpoint]
+
+    def __init__(self, request: SipRequest, destination: Endpoint) -> None:
+        self.request = request
+        self.destination = destination
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class LegStateChanged:
     """For BLF and the portal: a leg touching `user_id` moved to `state` (RFC 4235 states)."""
 
-    user_id: str
-    call_id: str
-    local_tag: str
-    remote_tag: str | None
-    direction: str  # "initiator" (the user called) / "recipient" (the user is called)
-    state: str      # "trying" | "early" | "confirmed" | "terminated"
-    peer: str       # who the user sees on the other side
+    user_id: Final[str]
+    call_id: Final[str]
+    local_tag: Final[str]
+    remote_tag: Final[str | None]
+    direction: Final[str]  # "initiator" (the user called) / "recipient" (the user is called)
+    state: Final[str]      # "trying" | "early" | "confirmed" | "terminated"
+    peer: Final[str]       # who the user sees on the other side
+
+    def __init__(self, user_id: str, call_id: str, local_tag: str, remote_tag: str | None, direction: str,
+                 state: str, peer: str) -> None:
+        self.user_id = user_id
+        self.call_id = call_id
+        self.local_tag = local_tag
+        self.remote_tag = remote_tag
+        self.direction = direction
+        self.state = state
+        self.peer = peer
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class CallEnded:
-    call: Call
+    call: Final[Call]
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
 
 
 Action = Respond | SendRequest | SendAck | LegStateChanged | CallEnded
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(init=False, eq=False, slots=True)
 class BLeg:
     target: Target
     invite: SipRequest
-    txn: ClientTransaction | None = None
-    state: LegState = LegState.CALLING
-    dialog: Dialog | None = None
-    final_status: int | None = None
-    cancel_reason: str | None = None
-    stage_index: int = 0
-    auth_tried: bool = False
-    last_rseq: int | None = None
+    txn: ClientTransaction | None
+    state: LegState
+    dialog: Dialog | None
+    final_status: int | None
+    cancel_reason: str | None
+    stage_index: int
+    auth_tried: bool
+    last_rseq: int | None
+
+    def __init__(self, target: Target, invite: SipRequest, stage_index: int = 0) -> None:
+        self.target = target
+        self.invite = invite
+        self.txn = None
+        self.state = LegState.CALLING
+        self.dialog = None
+        self.final_status = None
+        self.cancel_reason = None
+        self.stage_index = stage_index
+        self.auth_tried = False
+        self.last_rseq = None
 
     @property
     def call_id(self) -> str:
@@ -176,20 +243,27 @@ class BLeg:
         return self.invite.from_.tag or ""
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(init=False, slots=True, eq=False)
 class TxnContext:
     """What a client transaction of this call is for. `leg` is None for requests towards the A side;
     `origin` is the server transaction whose request we relay (purpose "relay")."""
 
-    call: Call
-    leg: BLeg | None
-    purpose: str  # "invite", "cancel", "bye", "relay", "prack", "probe"
-    origin: ServerTransaction | None = None
+    # eq=False: compared and hashed by identity, as before (unsafe_hash would hash the fields instead).
+    call: Final[Call]
+    leg: Final[BLeg | None]
+    purpose: Final[str]  # "invite", "cancel", "bye", "relay", "prack", "probe"
+    origin: Final[ServerTransaction | None]
+
+    def __init__(self, call: Call, leg: BLeg | None, purpose: str, origin: ServerTransaction | None = None) -> None:
+        self.call = call
+        self.leg = leg
+        self.purpose = purpose
+        self.origin = origin
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(init=False, eq=False, slots=True)
 class Call:
-    """One B2BUA call. Build with `Call.start(...)`; feed it events; execute the actions it returns."""
+    """One B2BUA call. Build with `Call.create(...)`; feed it events; execute the actions it returns."""
 
     a_invite: SipRequest
     a_txn: ServerTransaction
@@ -200,29 +274,64 @@ class Call:
     caller_user_id: str | None      # who placed the call (None: from a trunk)
     overall_limit: float
     started_at: float
-    state: CallState = CallState.ROUTING
-    stages: list[Stage] = field(default_factory=list)
-    stage_index: int = -1
-    stage_deadline: float | None = None
-    legs: list[BLeg] = field(default_factory=list)
-    winner: BLeg | None = None
-    a_dialog: Dialog | None = None
-    answered_by: Party | None = None  # how the answering party is shown to the caller (COLR)
-    ringing_since: float | None = None
-    answered_at: float | None = None
-    ended_at: float | None = None
-    end_reason: str = ""
-    final_status: int | None = None
-    b_acks: dict[int, tuple[BLeg, int]] = field(default_factory=dict)  # A's re-INVITE CSeq -> (leg, B CSeq)
-    pending_a_reinvites: dict[int, int] = field(default_factory=dict)  # B's INVITE CSeq -> A's INVITE CSeq
-    late_offer: bool = False
-    pending_b_2xx: SipResponse | None = None  # the winner's 2xx, ACKed when A's ACK brings the answer
-    probe_interval: float = 300.0  # seconds between liveness probes of an established call
-    next_probe_at: float | None = None
-    stage_ring_seconds: float | None = None
-    on_leg_answered: Callable[[BLeg], Party | None] | None = None
+    state: CallState
+    stages: list[Stage]
+    stage_index: int
+    stage_deadline: float | None
+    legs: list[BLeg]
+    winner: BLeg | None
+    a_dialog: Dialog | None
+    answered_by: Party | None  # how the answering party is shown to the caller (COLR)
+    ringing_since: float | None
+    answered_at: float | None
+    ended_at: float | None
+    end_reason: str
+    final_status: int | None
+    b_acks: dict[int, tuple[BLeg, int]]  # A's re-INVITE CSeq -> (leg, B CSeq)
+    pending_a_reinvites: dict[int, int]  # B's INVITE CSeq -> A's INVITE CSeq
+    late_offer: bool
+    pending_b_2xx: SipResponse | None  # the winner's 2xx, ACKed when A's ACK brings the answer
+    probe_interval: float  # seconds between liveness probes of an established call
+    next_probe_at: float | None
+    stage_ring_seconds: float | None
+    on_leg_answered: Callable[[BLeg], Party | None] | None
 
     # -- construction ------------------------------------------------------------------------------------
+    def __init__(self, a_invite: SipRequest, a_txn: ServerTransaction, a_source: Endpoint, a_tag: str,
+                 local: LocalAddress, caller: Party, caller_user_id: str | None, overall_limit: float,
+                 started_at: float, late_offer: bool = False) -> None:
+        """The call as it starts (state ROUTING, nothing rung yet); the rest of the state begins empty."""
+        self.a_invite = a_invite
+        self.a_txn = a_txn
+        self.a_source = a_source
+        self.a_tag = a_tag
+        self.local = local
+        self.caller = caller
+        self.caller_user_id = caller_user_id
+        self.overall_limit = overall_limit
+        self.started_at = started_at
+        self.state = CallState.ROUTING
+        self.stages = []
+        self.stage_index = -1
+        self.stage_deadline = None
+        self.legs = []
+        self.winner = None
+        self.a_dialog = None
+        self.answered_by = None
+        self.ringing_since = None
+        self.answered_at = None
+        self.ended_at = None
+        self.end_reason = ""
+        self.final_status = None
+        self.b_acks = {}
+        self.pending_a_reinvites = {}
+        self.late_offer = late_offer
+        self.pending_b_2xx = None
+        self.probe_interval = 300.0
+        self.next_probe_at = None
+        self.stage_ring_seconds = None
+        self.on_leg_answered = None
+
     @classmethod
     def create(cls, *, a_invite: SipRequest, a_txn: ServerTransaction, a_source: Endpoint, local: LocalAddress,
                caller: Party, caller_user_id: str | None, now: float, overall_limit: float = 180.0) -> Call:

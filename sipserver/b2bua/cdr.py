@@ -11,35 +11,52 @@ that user was shown. Pure: a finished `Call` in, rows out; nothing here knows st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from sipserver.b2bua.call import Call
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class CallLogRow:
-    user_id: str
-    direction: str  # "placed" | "received" | "missed"
-    started_at: float  # wall-clock seconds
-    answered_at: float | None
-    ended_at: float
-    other_number: str
-    other_name: str
-    call_id: str
+    user_id: Final[str]
+    direction: Final[str]  # "placed" | "received" | "missed"
+    started_at: Final[float]  # wall-clock seconds
+    answered_at: Final[float | None]
+    ended_at: Final[float]
+    other_number: Final[str]
+    other_name: Final[str]
+    call_id: Final[str]
+
+    def __init__(self, user_id: str, direction: str, started_at: float, answered_at: float | None, ended_at: float,
+                 other_number: str, other_name: str, call_id: str) -> None:
+        self.user_id = user_id
+        self.direction = direction
+        self.started_at = started_at
+        self.answered_at = answered_at
+        self.ended_at = ended_at
+        self.other_number = other_number
+        self.other_name = other_name
+        self.call_id = call_id
 
     @property
     def duration(self) -> float:
         return 0.0 if self.answered_at is None else max(0.0, self.ended_at - self.answered_at)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Presentation:
     """What the call-log writer needs beyond the call: how the caller was shown to callees and what the caller
     dialled, each as (number, name)."""
 
-    caller_as_seen: tuple[str, str]
-    dialled: tuple[str, str]
-    callee_user_id: str | None = None  # the user called, even when no device of theirs rang (offline, busy)
+    caller_as_seen: Final[tuple[str, str]]
+    dialled: Final[tuple[str, str]]
+    callee_user_id: Final[str | None]  # the user called, even when no device of theirs rang (offline, busy)
+
+    def __init__(self, caller_as_seen: tuple[str, str], dialled: tuple[str, str],
+                 callee_user_id: str | None = None) -> None:
+        self.caller_as_seen = caller_as_seen
+        self.dialled = dialled
+        self.callee_user_id = callee_user_id
 
 
 def call_log_rows(call: Call, presentation: Presentation, wall_offset: float) -> list[CallLogRow]:

@@ -12,6 +12,7 @@ when that user has COLR. Pure functions over the subscriber model; nothing here 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from provisioning.model import Group, User
 from provisioning.numbers import NumberError, to_e164, to_national
@@ -24,14 +25,20 @@ ANONYMOUS_URI = "sip:anonymous@anonymous.invalid"
 ANONYMOUS = Party(from_uri=f'"Anonymous" <{ANONYMOUS_URI}>')
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class CallerId:
     """Who is calling, as far as we know: `number` E.164 (or None), `name`, whether they asked for privacy."""
 
-    number: str | None
-    name: str
-    extension: str | None = None
-    private: bool = False
+    number: Final[str | None]
+    name: Final[str]
+    extension: Final[str | None]
+    private: Final[bool]
+
+    def __init__(self, number: str | None, name: str, extension: str | None = None, private: bool = False) -> None:
+        self.number = number
+        self.name = name
+        self.extension = extension
+        self.private = private
 
     def for_log(self, country_code: str) -> tuple[str, str]:
         """(number, name) for a call-log row of someone allowed to see this caller."""

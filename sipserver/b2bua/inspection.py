@@ -8,6 +8,7 @@ This module knows nothing of users, transactions or sockets.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from sipserver.headers import parse_token_list
 from sipserver.message import SipRequest
@@ -24,11 +25,16 @@ SIP_SCHEMES = frozenset({"sip", "sips", "tel"})
 _METHODS_WITH_SESSION_BODY = frozenset({"INVITE", "UPDATE", "PRACK", "ACK"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Rejection:
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...] = ()
+    status: Final[int]
+    reason: Final[str]
+    headers: Final[tuple[tuple[str, str], ...]]
+
+    def __init__(self, status: int, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
 
 
 def allow_header() -> tuple[str, str]:

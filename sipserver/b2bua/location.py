@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Final, Protocol
 
 from sipserver.address import Endpoint
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Binding:
     """One contact of an AOR.
 
@@ -24,30 +24,49 @@ class Binding:
     directly (stream transports, RFC 5626 `;ob` contacts, NAT).
     """
 
-    aor: str
-    contact: str
-    call_id: str
-    cseq: int
-    expires_at: float
-    q: float = 1.0
-    source: Endpoint
-    instance: str | None = None
-    reg_id: int | None = None
-    user_agent: str | None = None
+    aor: Final[str]
+    contact: Final[str]
+    call_id: Final[str]
+    cseq: Final[int]
+    expires_at: Final[float]
+    source: Final[Endpoint]
+    q: Final[float]
+    instance: Final[str | None]
+    reg_id: Final[int | None]
+    user_agent: Final[str | None]
+
+    def __init__(self, *, aor: str, contact: str, call_id: str, cseq: int, expires_at: float, source: Endpoint,
+                 q: float = 1.0, instance: str | None = None, reg_id: int | None = None,
+                 user_agent: str | None = None) -> None:
+        self.aor = aor
+        self.contact = contact
+        self.call_id = call_id
+        self.cseq = cseq
+        self.expires_at = expires_at
+        self.source = source
+        self.q = q
+        self.instance = instance
+        self.reg_id = reg_id
+        self.user_agent = user_agent
 
     def remaining(self, wall_now: float) -> int:
         """Seconds left, rounded down and never negative (what a 200 to REGISTER reports)."""
         return max(0, int(self.expires_at - wall_now))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class BindingChange:
     """A write to apply to the location service and its store: `binding` replaces (aor, contact), or, when
     `removed` is set, the binding (aor, contact) goes away."""
 
-    aor: str
-    contact: str
-    binding: Binding | None  # None means removed
+    aor: Final[str]
+    contact: Final[str]
+    binding: Final[Binding | None]  # None means removed
+
+    def __init__(self, aor: str, contact: str, binding: Binding | None) -> None:
+        self.aor = aor
+        self.contact = contact
+        self.binding = binding
 
     @property
     def removed(self) -> bool:

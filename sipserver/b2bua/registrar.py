@@ -9,6 +9,7 @@ This module knows nothing of sockets, users, digest or storage.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from sipserver.address import Endpoint
 from sipserver.b2bua.location import Binding, BindingChange, LocationService
@@ -17,24 +18,38 @@ from sipserver.headers import NameAddr, parse_expires, unquote
 from sipserver.message import SipRequest
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class RegistrarPolicy:
     """Limits of the registrar (RFC 3261 §10.3 step 7: the registrar MAY shorten, must honour Min-Expires)."""
 
-    min_expires: int = 60
-    max_expires: int = 3600
-    default_expires: int = 3600
-    max_contacts_per_aor: int = 10
+    min_expires: Final[int]
+    max_expires: Final[int]
+    default_expires: Final[int]
+    max_contacts_per_aor: Final[int]
+
+    def __init__(self, min_expires: int = 60, max_expires: int = 3600, default_expires: int = 3600,
+                 max_contacts_per_aor: int = 10) -> None:
+        self.min_expires = min_expires
+        self.max_expires = max_expires
+        self.default_expires = default_expires
+        self.max_contacts_per_aor = max_contacts_per_aor
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class RegisterOutcome:
     """The answer to send (`status`, `reason`, extra header fields) and the changes to commit before it."""
 
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...] = ()
-    changes: tuple[BindingChange, ...] = ()
+    status: Final[int]
+    reason: Final[str]
+    headers: Final[tuple[tuple[str, str], ...]]
+    changes: Final[tuple[BindingChange, ...]]
+
+    def __init__(self, status: int, reason: str, headers: tuple[tuple[str, str], ...] = (),
+                 changes: tuple[BindingChange, ...] = ()) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.changes = changes
 
 
 def _q_value(contact: NameAddr) -> float:

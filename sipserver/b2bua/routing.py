@@ -9,6 +9,7 @@ code), or to a refusal. Pure: the subscriber `Directory` comes in; no sockets, n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from provisioning.model import Directory, Group, Trunk, User
 from provisioning.numbers import NumberError, is_emergency, to_e164
@@ -17,29 +18,46 @@ HIDE_PREFIXES = ("*67", "#31#")
 SHOW_PREFIXES = ("*65",)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Dialled:
-    digits: str
-    hide_identity: bool | None  # True: *67 for this call, False: *65, None: the persistent setting applies
-    emergency: bool
+    digits: Final[str]
+    hide_identity: Final[bool | None]  # True: *67 for this call, False: *65, None: the persistent setting applies
+    emergency: Final[bool]
+
+    def __init__(self, digits: str, hide_identity: bool | None, emergency: bool) -> None:
+        self.digits = digits
+        self.hide_identity = hide_identity
+        self.emergency = emergency
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class ToUser:
-    user: User
-    group: Group
+    user: Final[User]
+    group: Final[Group]
+
+    def __init__(self, user: User, group: Group) -> None:
+        self.user = user
+        self.group = group
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class ToTrunk:
-    trunk: Trunk
-    number: str  # E.164
+    trunk: Final[Trunk]
+    number: Final[str]  # E.164
+
+    def __init__(self, trunk: Trunk, number: str) -> None:
+        self.trunk = trunk
+        self.number = number
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Unroutable:
-    status: int
-    reason: str
+    status: Final[int]
+    reason: Final[str]
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
 
 
 Route = ToUser | ToTrunk | Unroutable

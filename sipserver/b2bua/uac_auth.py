@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Final
 
 from sipserver.digest import digest_response, ha1
 from sipserver.errors import RemoteProtocolError
@@ -18,11 +19,16 @@ from sipserver.message import SipResponse
 _PREFERENCE = ("SHA-256", "MD5")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class ClientCredentials:
-    username: str
-    password: str
-    realm: str | None = None  # None: answer whatever realm the peer names
+    username: Final[str]
+    password: Final[str]
+    realm: Final[str | None]  # None: answer whatever realm the peer names
+
+    def __init__(self, username: str, password: str, realm: str | None = None) -> None:
+        self.username = username
+        self.password = password
+        self.realm = realm
 
 
 def answer_challenge(response: SipResponse, method: str, uri: str, credentials: ClientCredentials

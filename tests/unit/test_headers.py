@@ -358,8 +358,9 @@ def test_cseq() -> None:
     assert parse_cseq(f"{2**32 - 1} BYE").number == 2**32 - 1
     assert parse_cseq("139122385 !interesting-Method0123456789_*+`.%indeed'~").method.startswith("!interesting")
     assert str(parse_cseq("7   OPTIONS")) == "7 OPTIONS"
-    with pytest.raises(AttributeError):
-        parse_cseq("1 INVITE").number = 2  # type: ignore[misc]
+    if str(h.__file__).endswith(".so"):  # Final fields: mypy rejects the write, compiled code too
+        with pytest.raises(AttributeError):
+            CSeq(1, "INVITE").number = 2  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
