@@ -128,12 +128,12 @@ def _raise_if(problems: Iterable[Problem]) -> None:
 
 
 # -- value checks --------------------------------------------------------------------------------------------
-_DIAL = re.compile(r"\+?[0-9]{1,30}")
-_PATTERN = re.compile(r"\+?[0-9?]*\*?")
-_USER_REF = re.compile(r"[A-Za-z0-9._@+-]{1,80}")
-_URI_USER = re.compile(r"[A-Za-z0-9._~+-]{1,64}")
-_SEPARATORS = str.maketrans("", "", " .-/\u00a0")
-_HHMM = re.compile(r"(\d{1,2}):(\d{2})")
+_DIAL: Final = re.compile(r"\+?[0-9]{1,30}")
+_PATTERN: Final = re.compile(r"\+?[0-9?]*\*?")
+_USER_REF: Final = re.compile(r"[A-Za-z0-9._@+-]{1,80}")
+_URI_USER: Final = re.compile(r"[A-Za-z0-9._~+-]{1,64}")
+_SEPARATORS: Final = str.maketrans("", "", " .-/\u00a0")
+_HHMM: Final = re.compile(r"(\d{1,2}):(\d{2})")
 
 
 def clean_dial_string(text: str) -> str:

@@ -76,20 +76,20 @@ class _HashObject(Protocol):
 _Hash = Callable[[bytes], _HashObject]
 
 # Supported algorithms, most preferred first (RFC 8760 §2.4), and their hash constructors.
-_HASHES: dict[str, _Hash] = {"SHA-256": hashlib.sha256, "MD5": hashlib.md5}
-ALGORITHMS: tuple[str, ...] = tuple(_HASHES)
+_HASHES: Final[dict[str, _Hash]] = {"SHA-256": hashlib.sha256, "MD5": hashlib.md5}
+ALGORITHMS: Final[tuple[str, ...]] = tuple(_HASHES)
 
 # Canonical spelling of the algorithm names RFC 7616 §6.1 registers (the token is matched case-insensitively).
-_CANONICAL_ALGORITHM = {
+_CANONICAL_ALGORITHM: Final = {
     name.upper(): name
     for name in ("MD5", "MD5-sess", "SHA-256", "SHA-256-sess", "SHA-512-256", "SHA-512-256-sess")
 }
 
-_ENC = "utf-8"
-_ERR = "surrogateescape"
-_NONCE_TAG = b"callconnect/digest-nonce/v1\x00"
-_NONCE_RAW_LEN = 24  # 8-byte issue time (microseconds, signed big-endian) + 16-byte truncated HMAC
-_NONCE_LEN = 32  # base64 of 24 bytes, no padding
+_ENC: Final = "utf-8"
+_ERR: Final = "surrogateescape"
+_NONCE_TAG: Final = b"callconnect/digest-nonce/v1\x00"
+_NONCE_RAW_LEN: Final = 24  # 8-byte issue time (microseconds, signed big-endian) + 16-byte truncated HMAC
+_NONCE_LEN: Final = 32  # base64 of 24 bytes, no padding
 
 
 def ha1(username: str, realm: str, password: str, algorithm: str) -> str:
@@ -192,15 +192,15 @@ class Credentials:
         self.opaque = opaque
 
 
-_WS = " \t\r\n"
-_WS_COMMA = " \t\r\n,"
+_WS: Final = " \t\r\n"
+_WS_COMMA: Final = " \t\r\n,"
 # RFC 3261 §25.1 token characters.
-_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+_TOKEN_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
 # Unquoted values: tokens, leniently widened to any visible ASCII but quote and comma (a few clients send
 # an unquoted uri=sip:...). Whitespace inside such a value is garbage.
-_BARE_VALUE_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', ","}
-_HEX_CHARS = frozenset("0123456789abcdefABCDEF")
-_REQUIRED = ("username", "realm", "nonce", "uri", "response")
+_BARE_VALUE_CHARS: Final = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', ","}
+_HEX_CHARS: Final = frozenset("0123456789abcdefABCDEF")
+_REQUIRED: Final = ("username", "realm", "nonce", "uri", "response")
 
 
 def _parse_auth_params(s: str, i: int) -> dict[str, str] | None:

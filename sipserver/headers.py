@@ -61,7 +61,7 @@ __all__ = [
 
 # --- header names ------------------------------------------------------------------------------------------
 # Canonical spelling -> compact form (or None). RFC 3261 §7.3.3 and §20, plus the extensions we meet.
-_KNOWN: dict[str, str | None] = {
+_KNOWN: Final[dict[str, str | None]] = {
     "Accept": None,
     "Accept-Contact": "a",  # RFC 3841
     "Accept-Encoding": None,
@@ -158,10 +158,10 @@ _KNOWN: dict[str, str | None] = {
     "WWW-Authenticate": None,
 }
 
-_CANONICAL: frozenset[str] = frozenset(_KNOWN)
+_CANONICAL: Final[frozenset[str]] = frozenset(_KNOWN)
 
 # Every spelling we precompute: canonical, lower, upper, compact in both cases -> canonical.
-_KEYS: dict[str, str] = {}
+_KEYS: Final[dict[str, str]] = {}
 for _canon, _compact in _KNOWN.items():
     for _spelling in (_canon, _canon.lower(), _canon.upper(), _canon.title()):
         _KEYS[_spelling] = _canon
@@ -193,28 +193,28 @@ def is_known_header(key: str) -> bool:
 
 # --- lexical helpers ---------------------------------------------------------------------------------------
 # token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" )
-_TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
-_TOKEN = re.compile(rf"[{_TOKEN_CHARS}]+\Z")
-_TOKEN_PREFIX = re.compile(rf"[{_TOKEN_CHARS}]+")
-_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_TOKEN_CHARS: Final = r"A-Za-z0-9\-.!%*_+`'~"
+_TOKEN: Final = re.compile(rf"[{_TOKEN_CHARS}]+\Z")
+_TOKEN_PREFIX: Final = re.compile(rf"[{_TOKEN_CHARS}]+")
+_QUOTED: Final = r'"(?:[^"\\]|\\.)*"'
 # A parameter value: token, host (with [ ] :) or quoted-string. Liberal: anything but separators.
-_PVALUE = rf'{_QUOTED}|[^\s;,"<>]+'
+_PVALUE: Final = rf'{_QUOTED}|[^\s;,"<>]+'
 # One generic parameter with SWS around ";" and "=" (RFC 3261 SEMI / EQUAL).
-_PARAM = re.compile(rf"[ \t]*;[ \t]*([{_TOKEN_CHARS}]+)(?:[ \t]*=[ \t]*({_PVALUE}))?[ \t]*", re.S)
+_PARAM: Final = re.compile(rf"[ \t]*;[ \t]*([{_TOKEN_CHARS}]+)(?:[ \t]*=[ \t]*({_PVALUE}))?[ \t]*", re.S)
 # The common case: no whitespace, no quotes; checked at once, then split.
-_PARAMS_PLAIN = re.compile(rf"(?:;[{_TOKEN_CHARS}]+(?:=[^\s;,\"<>]+)?)*\Z")
-_TAG_PARAM = re.compile(r";[ \t]*tag[ \t]*(?:[=;]|\Z)", re.I)
+_PARAMS_PLAIN: Final = re.compile(rf"(?:;[{_TOKEN_CHARS}]+(?:=[^\s;,\"<>]+)?)*\Z")
+_TAG_PARAM: Final = re.compile(r";[ \t]*tag[ \t]*(?:[=;]|\Z)", re.I)
 # An unquoted display name: tokens separated by LWS (non-ASCII letters tolerated, as sent by some phones).
-_DISPLAY_TOKENS = re.compile(rf"[{_TOKEN_CHARS}\x80-\U0010ffff]+(?:[ \t]+[{_TOKEN_CHARS}\x80-\U0010ffff]+)*\Z")
-_DISPLAY_PLAIN = re.compile(rf"[{_TOKEN_CHARS}]+(?: [{_TOKEN_CHARS}]+)*\Z")
+_DISPLAY_TOKENS: Final = re.compile(rf"[{_TOKEN_CHARS}\x80-\U0010ffff]+(?:[ \t]+[{_TOKEN_CHARS}\x80-\U0010ffff]+)*\Z")
+_DISPLAY_PLAIN: Final = re.compile(rf"[{_TOKEN_CHARS}]+(?: [{_TOKEN_CHARS}]+)*\Z")
 # Comma-separated list elements: runs of plain chars, quoted strings and <...>, an unterminated one to the end.
-_LIST_ITEM = re.compile(r'(?:"(?:[^"\\]|\\.)*(?:"|\\?\Z)|<[^>]*(?:>|\Z)|[^,"<]+)+', re.S)
-_DIGITS = re.compile(r"[0-9]+\Z")
+_LIST_ITEM: Final = re.compile(r'(?:"(?:[^"\\]|\\.)*(?:"|\\?\Z)|<[^>]*(?:>|\Z)|[^,"<]+)+', re.S)
+_DIGITS: Final = re.compile(r"[0-9]+\Z")
 
-MAX_CSEQ = 2**32 - 1
-MAX_DELTA_SECONDS = 2**32 - 1
+MAX_CSEQ: Final = 2**32 - 1
+MAX_DELTA_SECONDS: Final = 2**32 - 1
 
-_KNOWN_METHODS = frozenset(
+_KNOWN_METHODS: Final = frozenset(
     {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "INFO", "UPDATE",
      "PRACK", "MESSAGE", "PUBLISH"}
 )
@@ -228,18 +228,18 @@ def _bad(what: str, value: str) -> RemoteProtocolError:
 # To, Contact in every request and response) and a transaction (CSeq, our Via in every response): bounded memos
 # of their parts (tuples, with private copies of the params dicts) make them cheap. Mutable results are new
 # objects on every call, never shared.
-_MEMO_LIMIT = 2048
-_VIA_MEMO: dict[str, tuple[str, str, str, int | None, dict[str, str | None]]] = {}
-_TOP_VIA_MEMO: dict[str, tuple[str, str, str, int | None, dict[str, str | None]]] = {}  # by whole field
-_NAME_ADDR_MEMO: dict[str, tuple[str | None, UriParts | None, dict[str, str | None]]] = {}
+_MEMO_LIMIT: Final = 2048
+_VIA_MEMO: Final[dict[str, tuple[str, str, str, int | None, dict[str, str | None]]]] = {}
+_TOP_VIA_MEMO: Final[dict[str, tuple[str, str, str, int | None, dict[str, str | None]]]] = {}  # by whole field
+_NAME_ADDR_MEMO: Final[dict[str, tuple[str | None, UriParts | None, dict[str, str | None]]]] = {}
 # By the text up to the `>` of a name-addr (display name and URI) when plain parameters follow: the unique tag of
 # every dialog defeats the whole-value memo, not this one. A memo of its own, so that the whole-value memo
 # filling up with unique values does not flush it.
-_NAME_ADDR_HEAD_MEMO: dict[str, tuple[str | None, UriParts]] = {}
-_CSEQ_MEMO: dict[str, CSeq] = {}
+_NAME_ADDR_HEAD_MEMO: Final[dict[str, tuple[str | None, UriParts]]] = {}
+_CSEQ_MEMO: Final[dict[str, CSeq]] = {}
 # Via in its fast form (`SIP/2.0/UDP host:port;params`, see _VIA_FAST) by the text before the first ";": the
 # transport, host and port; the unique branch of every request defeats the whole-value memos, not this one.
-_VIA_HEAD_MEMO: dict[str, tuple[str, str, int | None]] = {}
+_VIA_HEAD_MEMO: Final[dict[str, tuple[str, str, int | None]]] = {}
 
 
 T = TypeVar("T")
@@ -368,14 +368,14 @@ def _format_params(params: dict[str, str | None]) -> str:
 
 
 # --- Via (RFC 3261 §20.42) ---------------------------------------------------------------------------------
-_MISSING = object()
+_MISSING: Final = object()
 
-_VIA_FAST = re.compile(
+_VIA_FAST: Final = re.compile(
     r"SIP/2\.0/([A-Za-z]+) "
     r"([A-Za-z0-9\-_.]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
     rf"((?:;[{_TOKEN_CHARS}]+(?:=[^\s;,\"<>]+)?)*)\Z"
 )
-_VIA_SLOW = re.compile(
+_VIA_SLOW: Final = re.compile(
     rf"[ \t]*([{_TOKEN_CHARS}]+)[ \t]*/[ \t]*([{_TOKEN_CHARS}]+)[ \t]*/[ \t]*([{_TOKEN_CHARS}]+)[ \t]+"
     r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-_.]+)(?:[ \t]*:[ \t]*([0-9]{1,5}))?[ \t]*(.*)\Z",
     re.S,
@@ -765,7 +765,7 @@ def parse_token_list(value: str, *, lower: bool = True) -> list[str]:
 
 
 # --- credentials and challenges (RFC 3261 §20.7, §20.27, §20.28, §20.44; RFC 8760) -------------------------
-_AUTH_PARAM = re.compile(rf"[ \t]*([{_TOKEN_CHARS}]+)[ \t]*=[ \t]*({_QUOTED}|[^\s,\"]+)[ \t]*(?:,|\Z)", re.S)
+_AUTH_PARAM: Final = re.compile(rf"[ \t]*([{_TOKEN_CHARS}]+)[ \t]*=[ \t]*({_QUOTED}|[^\s,\"]+)[ \t]*(?:,|\Z)", re.S)
 
 
 def parse_auth(value: str) -> tuple[str, dict[str, str]]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import os
 import threading
+from typing import Final
 
-_POOL_OCTETS = 3072  # a multiple of 3: the base64 text has no padding (4096 characters)
-_lock = threading.Lock()
+_POOL_OCTETS: Final = 3072  # a multiple of 3: the base64 text has no padding (4096 characters)
+_lock: Final = threading.Lock()
 _pool = ""
 _pos = 0
 
@@ -42,7 +43,7 @@ def _token(nchars: int) -> str:
         return _pool[pos:end]
 
 
-MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7
+MAGIC_COOKIE: Final = "z9hG4bK"  # RFC 3261 §8.1.1.7
 
 
 def new_branch() -> str:

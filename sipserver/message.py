@@ -11,7 +11,7 @@ This module knows nothing about sockets, transactions, dialogs or users.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from sipserver import headers as h
 from sipserver.errors import RemoteProtocolError
@@ -19,9 +19,9 @@ from sipserver.uri import Uri, parse_uri
 
 T = TypeVar("T")
 
-_KEYS = h._KEYS  # header_key()'s table: a direct lookup for the common spellings saves a call on the hot path
+_KEYS: Final = h._KEYS  # header_key()'s table: a direct lookup for the common spellings saves a call on the hot path
 
-SIP_VERSION = "SIP/2.0"
+SIP_VERSION: Final = "SIP/2.0"
 
 
 class Headers:
@@ -180,8 +180,8 @@ class Headers:
             out.append(f"{name}: {value}\r\n")
 
 
-_MISSING = object()
-_CONTACTS_KEY = "Contact*"  # cache slot of the full Contact list (the "Contact" slot holds the first value)
+_MISSING: Final = object()
+_CONTACTS_KEY: Final = "Contact*"  # cache slot of the full Contact list (the "Contact" slot holds the first value)
 
 
 class _Message:
@@ -330,7 +330,7 @@ class SipResponse(_Message):
 
 SipMessage = SipRequest | SipResponse
 
-REASON_PHRASES: dict[int, str] = {
+REASON_PHRASES: Final[dict[int, str]] = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued", 183: "Session Progress",
     200: "OK", 202: "Accepted", 204: "No Notification",
     301: "Moved Permanently", 302: "Moved Temporarily",
@@ -347,7 +347,7 @@ REASON_PHRASES: dict[int, str] = {
 }
 
 # The fields that identify a request (its transaction and dialog): what `skeleton` keeps.
-_IDENTIFYING = frozenset({"Via", "Call-ID", "From", "To", "CSeq"})
+_IDENTIFYING: Final = frozenset({"Via", "Call-ID", "From", "To", "CSeq"})
 
 
 def skeleton(request: SipRequest) -> SipRequest:
@@ -358,7 +358,7 @@ def skeleton(request: SipRequest) -> SipRequest:
 
 
 # Fields a response copies from its request (RFC 3261 §8.2.6.2), in the order they are written.
-_COPIED_INTO_RESPONSE = ("Via", "From", "To", "Call-ID", "CSeq")
+_COPIED_INTO_RESPONSE: Final = ("Via", "From", "To", "Call-ID", "CSeq")
 
 
 def build_response(

@@ -30,6 +30,7 @@ This module knows nothing about sockets, transactions, dialogs or users.
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from sipserver import headers as h
 from sipserver.errors import RemoteProtocolError
@@ -45,28 +46,28 @@ __all__ = [
     "validate_response",
 ]
 
-MAX_UDP_MESSAGE = 65535
-DEFAULT_MAX_MESSAGE_SIZE = 65536
-DEFAULT_MAX_HEADER_SIZE = 16384
+MAX_UDP_MESSAGE: Final = 65535
+DEFAULT_MAX_MESSAGE_SIZE: Final = 65536
+DEFAULT_MAX_HEADER_SIZE: Final = 16384
 
-_TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
-_SIP_VERSION_ANY = re.compile(r"SIP/[0-9]+\.[0-9]+\Z", re.I)
-_UNFOLD = re.compile(r"\r?\n[ \t]+")
-_BLANK_LINE = re.compile(rb"\r?\n\r?\n")  # the end of the header section, whatever the line ends
-_KNOWN_METHODS = frozenset(
+_TOKEN: Final = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
+_SIP_VERSION_ANY: Final = re.compile(r"SIP/[0-9]+\.[0-9]+\Z", re.I)
+_UNFOLD: Final = re.compile(r"\r?\n[ \t]+")
+_BLANK_LINE: Final = re.compile(rb"\r?\n\r?\n")  # the end of the header section, whatever the line ends
+_KNOWN_METHODS: Final = frozenset(
     {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "INFO", "UPDATE",
      "PRACK", "MESSAGE", "PUBLISH"}
 )
-_CONTENT_LENGTH = "Content-Length"
+_CONTENT_LENGTH: Final = "Content-Length"
 
 # Raw header-name spelling (as it appears before the colon) -> (key, name written back). Seeded with every
 # spelling of the known headers; other spellings are added as they are met, up to a bound (no memory DoS).
-_NAMES: dict[str, tuple[str, str]] = {}
+_NAMES: Final[dict[str, tuple[str, str]]] = {}
 for _spelling in h._KEYS:
     _canon = h._KEYS[_spelling]
     _NAMES[_spelling] = (_canon, _canon)
 del _spelling, _canon
-_NAMES_LIMIT = 4096
+_NAMES_LIMIT: Final = 4096
 
 
 def _name_entry(raw: str) -> tuple[str, str] | None:
@@ -117,9 +118,9 @@ class _Irregular(Exception):
 # Whole header line -> its (key, name, value) field. Lines repeat a lot between messages (Max-Forwards: 70,
 # Content-Type, Allow, Supported, User-Agent, the phones' Contact...), and a field is an immutable tuple, so a
 # bounded memo of short lines is safe and turns most of the tokenizing into one dict lookup per line.
-_LINE_MEMO: dict[str, tuple[str, str, str]] = {}
-_LINE_MEMO_LIMIT = 4096
-_MEMO_MAX_LINE = 256
+_LINE_MEMO: Final[dict[str, tuple[str, str, str]]] = {}
+_LINE_MEMO_LIMIT: Final = 4096
+_MEMO_MAX_LINE: Final = 256
 
 
 def _tokenize(line: str) -> tuple[str, str, str]:
@@ -158,9 +159,8 @@ def parse_message(data: bytes, *, datagram: bool = True) -> SipRequest | SipResp
         if start and "\n" not in start and "\r" not in start:
             # A bare LF or CR inside a header line sends it to the general path too: _tokenize() checks every
             # line it memoizes, so a line found in the memo is clean.
-            memo = _LINE_MEMO.get
             try:
-                fields = [memo(line) or _tokenize(line) for line in lines[1:]]
+                fields = [_LINE_MEMO.get(line) or _tokenize(line) for line in lines[1:]]
             except _Irregular:
                 pass
             else:
@@ -298,8 +298,8 @@ def _body_error(reason: str, msg: SipRequest | SipResponse, is_request: bool) ->
 
 
 # --- validation --------------------------------------------------------------------------------------------
-_EXACTLY_ONCE = ("Call-ID", "From", "To", "CSeq")
-_AT_MOST_ONCE = ("Max-Forwards", "Content-Length")
+_EXACTLY_ONCE: Final = ("Call-ID", "From", "To", "CSeq")
+_AT_MOST_ONCE: Final = ("Max-Forwards", "Content-Length")
 
 
 def _check_common(msg: SipRequest | SipResponse) -> str | None:
@@ -378,10 +378,10 @@ class KeepAlive:
         return "KEEP_ALIVE"
 
 
-KEEP_ALIVE = KeepAlive()
+KEEP_ALIVE: Final = KeepAlive()
 
-_PING = b"\r\n\r\n"
-_CL_FIELD = re.compile(rb"\n(?:content-length|l)[ \t]*:((?:[^\r\n]|\r?\n[ \t])*)", re.I)
+_PING: Final = b"\r\n\r\n"
+_CL_FIELD: Final = re.compile(rb"\n(?:content-length|l)[ \t]*:((?:[^\r\n]|\r?\n[ \t])*)", re.I)
 
 
 class StreamFramer:

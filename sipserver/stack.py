@@ -9,6 +9,7 @@ The shell (sipserver.aio) owns sockets and the clock; this module must not know 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Final
 
 from sipserver import transaction as tx
 from sipserver.address import Endpoint
@@ -31,7 +32,7 @@ from sipserver.timers import TimerConfig
 
 # New work a server may refuse when overloaded; everything else (in-dialog requests, ACK, CANCEL, BYE, OPTIONS,
 # which costs no more than its refusal) is always processed.
-SHED_WHEN_OVERLOADED = frozenset({"INVITE", "REGISTER", "SUBSCRIBE", "MESSAGE", "REFER", "PUBLISH"})
+SHED_WHEN_OVERLOADED: Final = frozenset({"INVITE", "REGISTER", "SUBSCRIBE", "MESSAGE", "REFER", "PUBLISH"})
 
 
 class StackStats:

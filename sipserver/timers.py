@@ -93,9 +93,9 @@ class TimerConfig:
         return 0.0 if reliable else self.t4
 
 
-_DEAD: Any = object()  # the key of a cancelled or already fired entry
+_DEAD: Final[Any] = object()  # the key of a cancelled or already fired entry
 
-_COMPACT_MIN = 1024  # never bother compacting a heap smaller than this
+_COMPACT_MIN: Final = 1024  # never bother compacting a heap smaller than this
 
 
 def _deadline_then_sequence(entry: TimerHandle) -> tuple[float, int]:
@@ -117,7 +117,7 @@ class TimerQueue(Generic[K]):
     goes to the heap.
     """
 
-    __slots__ = ("_heap", "_heap_dead", "_lanes", "_live", "_seq")
+    __slots__ = ("_earliest", "_earliest_known", "_heap", "_heap_dead", "_lanes", "_live", "_seq")
 
     MAX_LANES = 32
 
@@ -127,6 +127,10 @@ class TimerQueue(Generic[K]):
         self._lanes: dict[float, deque[TimerHandle]] = {}
         self._seq = 0
         self._live = 0
+        # next_deadline() runs after every message: it is remembered, kept up to date by schedule*() and only
+        # looked for again after pop_due() or the cancellation of the entry it was.
+        self._earliest: float | None = None
+        self._earliest_known = True
 
     def __len__(self) -> int:
         """The number of pending (scheduled, not cancelled, not fired) timers."""
@@ -137,6 +141,8 @@ class TimerQueue(Generic[K]):
         self._seq += 1
         self._live += 1
         heapq.heappush(self._heap, entry)
+        if self._earliest_known and (self._earliest is None or deadline < self._earliest):
+            self._earliest = deadline
         return entry
 
     def schedule_after(self, now: float, delay: float, key: K) -> TimerHandle:
@@ -153,6 +159,8 @@ class TimerQueue(Generic[K]):
         self._seq += 1
         self._live += 1
         lane.append(entry)
+        if self._earliest_known and (self._earliest is None or deadline < self._earliest):
+            self._earliest = deadline
         return entry
 
     def cancel(self, handle: TimerHandle) -> None:
@@ -160,6 +168,8 @@ class TimerQueue(Generic[K]):
             return
         handle[2] = _DEAD  # drop the reference to the key now; the entry itself leaves later
         self._live -= 1
+        if handle[0] == self._earliest:
+            self._earliest_known = False
         if handle[3]:
             self._heap_dead += 1
             heap = self._heap
@@ -170,6 +180,7 @@ class TimerQueue(Generic[K]):
 
     def pop_due(self, now: float) -> list[K]:
         """Remove and return the keys of every pending timer whose deadline is <= now, earliest first."""
+        self._earliest_known = False
         due: list[TimerHandle] = []
         heap = self._heap
         pop = heapq.heappop
@@ -200,6 +211,8 @@ class TimerQueue(Generic[K]):
 
     def next_deadline(self) -> float | None:
         """The earliest pending deadline, or None when nothing is pending."""
+        if self._earliest_known:
+            return self._earliest
         heap = self._heap
         while heap and heap[0][2] is _DEAD:
             heapq.heappop(heap)
@@ -210,6 +223,7 @@ class TimerQueue(Generic[K]):
                 lane.popleft()
             if lane and (earliest is None or lane[0][0] < earliest):
                 earliest = lane[0][0]
+        self._earliest, self._earliest_known = earliest, True
         return earliest
 
     def deadline_of(self, handle: TimerHandle) -> float | None:

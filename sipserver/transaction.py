@@ -162,8 +162,8 @@ Row: TypeAlias = tuple[TransactionState, tuple[Action, ...]]
 Table: TypeAlias = Mapping[tuple[TransactionState, Input], Row]
 
 # INVITE client (RFC 3261 §17.1.1, Figure 5; RFC 6026 §8.4 Accepted state, Figure 5 as amended).
-ICT_INITIAL: Row = (S.CALLING, (A.SEND, A.ARM_A, A.ARM_B))
-ICT_TABLE: Table = {
+ICT_INITIAL: Final[Row] = (S.CALLING, (A.SEND, A.ARM_A, A.ARM_B))
+ICT_TABLE: Final[Table] = {
     (S.CALLING, I.TIMER_A): (S.CALLING, (A.SEND, A.ARM_A)),
     (S.CALLING, I.TIMER_B): (S.TERMINATED, (A.REPORT_TIMEOUT,)),
     (S.CALLING, I.RESP_1XX): (S.PROCEEDING, (A.STOP_RETRANSMIT, A.STOP_MAIN, A.PASS, A.START_CANCEL)),
@@ -188,8 +188,8 @@ ICT_TABLE: Table = {
 }
 
 # Non-INVITE client (RFC 3261 §17.1.2, Figure 6).
-NICT_INITIAL: Row = (S.TRYING, (A.SEND, A.ARM_E, A.ARM_F))
-NICT_TABLE: Table = {
+NICT_INITIAL: Final[Row] = (S.TRYING, (A.SEND, A.ARM_E, A.ARM_F))
+NICT_TABLE: Final[Table] = {
     (S.TRYING, I.TIMER_E): (S.TRYING, (A.SEND, A.ARM_E)),
     (S.TRYING, I.TIMER_F): (S.TERMINATED, (A.REPORT_TIMEOUT,)),
     (S.TRYING, I.RESP_1XX): (S.PROCEEDING, (A.PASS,)),
@@ -206,8 +206,8 @@ NICT_TABLE: Table = {
 }
 
 # INVITE server (RFC 3261 §17.2.1, Figure 7; RFC 6026 §8.7 Accepted state). Responses here come from the TU.
-IST_INITIAL: Row = (S.PROCEEDING, ())
-IST_TABLE: Table = {
+IST_INITIAL: Final[Row] = (S.PROCEEDING, ())
+IST_TABLE: Final[Table] = {
     (S.PROCEEDING, I.REQUEST): (S.PROCEEDING, (A.SEND,)),
     (S.PROCEEDING, I.RESP_1XX): (S.PROCEEDING, (A.SEND_RESPONSE,)),
     (S.PROCEEDING, I.RESP_2XX): (S.ACCEPTED, (A.SEND_RESPONSE, A.ARM_L)),
@@ -229,8 +229,8 @@ IST_TABLE: Table = {
 }
 
 # Non-INVITE server (RFC 3261 §17.2.2, Figure 8). In Trying a retransmission has nothing to answer with.
-NIST_INITIAL: Row = (S.TRYING, ())
-NIST_TABLE: Table = {
+NIST_INITIAL: Final[Row] = (S.TRYING, ())
+NIST_TABLE: Final[Table] = {
     (S.TRYING, I.REQUEST): (S.TRYING, ()),
     (S.TRYING, I.RESP_1XX): (S.PROCEEDING, (A.SEND_RESPONSE,)),
     (S.TRYING, I.RESP_2XX): (S.COMPLETED, (A.SEND_RESPONSE, A.ARM_J)),
@@ -248,13 +248,13 @@ _Step: TypeAlias = "tuple[TransactionState, tuple[_Handler, ...], bool, bool]"
 _Compiled: TypeAlias = "list[list[_Step | None]]"
 
 # Hot-path aliases (an enum attribute lookup costs more than a global one).
-_TERMINATED = S.TERMINATED
-_ACCEPTED = S.ACCEPTED
-_CALLING = S.CALLING
-_PROCEEDING = S.PROCEEDING
-_REQUEST = I.REQUEST
-_ACK = I.ACK
-_RETRANSMIT_2XX = I.RETRANSMIT_2XX
+_TERMINATED: Final = S.TERMINATED
+_ACCEPTED: Final = S.ACCEPTED
+_CALLING: Final = S.CALLING
+_PROCEEDING: Final = S.PROCEEDING
+_REQUEST: Final = I.REQUEST
+_ACK: Final = I.ACK
+_RETRANSMIT_2XX: Final = I.RETRANSMIT_2XX
 
 
 def _status_input(status: int) -> Input:
@@ -1096,7 +1096,7 @@ def _do_drop_cancel(layer: TransactionLayer, txn: _AnyTxn, now: float, msg: SipR
     layer._drop_held_cancel(cast(ClientTransaction, txn))
 
 
-_HANDLERS: dict[Action, _Handler | None] = {
+_HANDLERS: Final[dict[Action, _Handler | None]] = {
     A.SEND: _do_send,
     A.SEND_RESPONSE: _do_send_response,
     A.SEND_ACK: _do_send_ack,
@@ -1138,9 +1138,9 @@ def _compile(table: Table) -> _Compiled:
     return steps
 
 
-_ICT = _compile(ICT_TABLE)
-_NICT = _compile(NICT_TABLE)
-_IST = _compile(IST_TABLE)
-_NIST = _compile(NIST_TABLE)
-_ICT_START = _compile_row(ICT_INITIAL)
-_NICT_START = _compile_row(NICT_INITIAL)
+_ICT: Final = _compile(ICT_TABLE)
+_NICT: Final = _compile(NICT_TABLE)
+_IST: Final = _compile(IST_TABLE)
+_NIST: Final = _compile(NIST_TABLE)
+_ICT_START: Final = _compile_row(ICT_INITIAL)
+_NICT_START: Final = _compile_row(NICT_INITIAL)

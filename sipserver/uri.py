@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import unquote_to_bytes
 
 from sipserver.errors import RemoteProtocolError
@@ -32,22 +33,22 @@ __all__ = ["Uri", "UriParts", "format_params", "parse_uri", "parse_uri_uncached"
 
 # --- character classes (RFC 3261 §25.1) ------------------------------------------------------------------------
 # unreserved = alphanum / mark; mark = - _ . ! ~ * ' ( )
-_UNRESERVED = r"A-Za-z0-9\-_.!~*'()"
+_UNRESERVED: Final = r"A-Za-z0-9\-_.!~*'()"
 # user = 1*( unreserved / escaped / user-unreserved ); user-unreserved = & = + $ , ; ? /
 # Tolerated: "#", which phones send unescaped in feature codes (sip:*72#@pbx).
-_USER = rf"[{_UNRESERVED}%&=+$,;?/#]+"
+_USER: Final = rf"[{_UNRESERVED}%&=+$,;?/#]+"
 # password = *( unreserved / escaped / & = + $ , )
-_PASSWORD = rf"[{_UNRESERVED}%&=+$,]*"
+_PASSWORD: Final = rf"[{_UNRESERVED}%&=+$,]*"
 # paramchar = param-unreserved / unreserved / escaped; param-unreserved = [ ] / : & + $
-_PARAMCHAR = rf"[{_UNRESERVED}%\[\]/:&+$]"
+_PARAMCHAR: Final = rf"[{_UNRESERVED}%\[\]/:&+$]"
 # hname / hvalue characters: hnv-unreserved = [ ] / ? : + $, plus unreserved / escaped; and the & = separators.
 # Tolerated: "@" (an unescaped Replaces=callid@host is seen in Refer-To).
-_HCHARS = rf"[{_UNRESERVED}%\[\]/?:+$&=@]*"
+_HCHARS: Final = rf"[{_UNRESERVED}%\[\]/?:+$&=@]*"
 # host: hostname or IPv4address (liberal: `_` is seen in the field), or an IPv6 reference. The 3-colon form of
 # RFC 5118 §4.10 passes this loose IPv6 check on purpose (the reference must also hold a ":", checked after).
-_HOST = r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-_.]*[A-Za-z0-9.])?"
+_HOST: Final = r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-_.]*[A-Za-z0-9.])?"
 
-_HOSTPORT_TAIL = (
+_HOSTPORT_TAIL: Final = (
     rf"({_HOST})"
     r"(?::([0-9]{1,5}))?"
     rf"((?:;{_PARAMCHAR}+(?:={_PARAMCHAR}*)?)*)"
@@ -55,17 +56,17 @@ _HOSTPORT_TAIL = (
 )
 # Applied to the text after "sip:" / "sips:"; the choice between the two is made by looking for "@" first, so
 # that neither expression can backtrack quadratically.
-_SIP_WITH_USER = re.compile(rf"({_USER})(?::({_PASSWORD}))?@" + _HOSTPORT_TAIL)
-_SIP_NO_USER = re.compile(_HOSTPORT_TAIL)
+_SIP_WITH_USER: Final = re.compile(rf"({_USER})(?::({_PASSWORD}))?@" + _HOSTPORT_TAIL)
+_SIP_NO_USER: Final = re.compile(_HOSTPORT_TAIL)
 
 # scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*\Z")
+_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*\Z")
 # Anything after an unknown scheme: printable ASCII or UTF-8, but no whitespace, controls, quotes or <>.
-_OPAQUE = re.compile(r"[^\x00-\x20\x7f<>\"]+\Z")
+_OPAQUE: Final = re.compile(r"[^\x00-\x20\x7f<>\"]+\Z")
 # tel (RFC 3966): telephone-subscriber, then ;params. Liberal on the digits (visual separators, p/w pauses).
-_TEL = re.compile(rf"([0-9A-Fa-f*#+\-.()pwPW%]+)((?:;{_PARAMCHAR}+(?:={_PARAMCHAR}*)?)*)\Z")
+_TEL: Final = re.compile(rf"([0-9A-Fa-f*#+\-.()pwPW%]+)((?:;{_PARAMCHAR}+(?:={_PARAMCHAR}*)?)*)\Z")
 
-_INVALID = "malformed URI"
+_INVALID: Final = "malformed URI"
 
 
 def _bad(text: str, why: str = _INVALID) -> RemoteProtocolError:
@@ -220,9 +221,9 @@ class Uri:
 UriParts = tuple[
     str, str | None, str | None, str, int | None, dict[str, str | None], str | None, str | None
 ]
-_MEMO: dict[str, UriParts] = {}
-_MEMO_LIMIT = 2048
-MEMO_MAX_TEXT = 256  # longer texts are not memoized: the memos' memory stays bounded
+_MEMO: Final[dict[str, UriParts]] = {}
+_MEMO_LIMIT: Final = 2048
+MEMO_MAX_TEXT: Final = 256  # longer texts are not memoized: the memos' memory stays bounded
 
 
 def uri_parts(uri: Uri) -> UriParts:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Final
 
 import structlog
 
@@ -38,9 +39,9 @@ from sipserver.events import (
 from sipserver.stack import SipStack
 from sipserver.transaction import ServerTransaction
 
-log = structlog.get_logger("callconnect.app")
-security_log = structlog.get_logger("callconnect.security")
-_DIALOG_ONLY = frozenset({"BYE", "UPDATE", "INFO", "PRACK", "NOTIFY"})
+log: Final = structlog.get_logger("callconnect.app")
+security_log: Final = structlog.get_logger("callconnect.security")
+_DIALOG_ONLY: Final = frozenset({"BYE", "UPDATE", "INFO", "PRACK", "NOTIFY"})
 
 
 class Application:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 import structlog
 
 from sipserver.b2bua.location import BindingChange, LocationStore
 
-log = structlog.get_logger("callconnect.storage")
+log: Final = structlog.get_logger("callconnect.storage")
 
 T = TypeVar("T")
 

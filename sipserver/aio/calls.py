@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Final
 
 import structlog
 
@@ -50,7 +51,7 @@ from sipserver.headers import quote
 from sipserver.stack import SipStack
 from sipserver.timers import TimerHandle, TimerQueue
 
-log = structlog.get_logger("callconnect.calls")
+log: Final = structlog.get_logger("callconnect.calls")
 
 
 class CallController:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Protocol
+from typing import Final, Protocol
 
 import structlog
 
@@ -20,7 +20,7 @@ from sipserver.b2bua.call import LocalAddress
 from sipserver.events import StackEvent
 from sipserver.stack import SipStack
 
-log = structlog.get_logger("callconnect.sip")
+log: Final = structlog.get_logger("callconnect.sip")
 
 
 class Application(Protocol):

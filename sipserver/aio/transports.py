@@ -23,12 +23,12 @@ from sipserver.address import Endpoint
 from sipserver.errors import RemoteProtocolError
 from sipserver.parser import MAX_UDP_MESSAGE, KeepAlive, StreamFramer
 
-log = structlog.get_logger("callconnect.transport")
+log: Final = structlog.get_logger("callconnect.transport")
 
 MessageHandler = Callable[[bytes, Endpoint], None]
 
 # Socket buffers sized for bursts of a few thousand messages (the default drops above ~1,000 calls/s).
-UDP_BUFFER_BYTES = 4 * 1024 * 1024
+UDP_BUFFER_BYTES: Final = 4 * 1024 * 1024
 
 
 @dataclass(init=False, unsafe_hash=True, slots=True)
@@ -244,7 +244,7 @@ class StreamListener:
             await server.wait_closed()
 
 
-_background: set[asyncio.Task[None]] = set()
+_background: Final[set[asyncio.Task[None]]] = set()
 
 
 class TransportSet:

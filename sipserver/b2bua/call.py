@@ -26,14 +26,14 @@ from sipserver.ids import new_call_id, new_tag
 from sipserver.message import Headers, SipRequest, SipResponse, build_response, skeleton
 from sipserver.transaction import ClientTransaction, ServerTransaction, build_cancel, new_branch
 
-CALL_COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
+CALL_COMPLETED_ELSEWHERE: Final = 'SIP;cause=200;text="Call completed elsewhere"'
 
 # Headers relayed end to end on requests and responses; everything else is per leg.
 # (Content-Type travels with the body: requests get it from `Dialog.new_request`, responses copy it.)
-_RELAYED_REQUEST_HEADERS = frozenset({"Content-Disposition", "Content-Encoding", "Content-Language", "Allow",
+_RELAYED_REQUEST_HEADERS: Final = frozenset({"Content-Disposition", "Content-Encoding", "Content-Language", "Allow",
                                       "Supported", "Accept", "Session-Expires", "Min-SE", "Event", "Info-Package",
                                       "Recv-Info", "Alert-Info", "Call-Info", "Subject", "Priority", "Reason"})
-_RELAYED_RESPONSE_HEADERS = frozenset({"Content-Type", "Content-Disposition", "Content-Encoding",
+_RELAYED_RESPONSE_HEADERS: Final = frozenset({"Content-Type", "Content-Disposition", "Content-Encoding",
                                        "Content-Language", "Allow", "Supported", "Accept", "Unsupported",
                                        "Retry-After", "Warning", "Reason", "Min-SE", "Session-Expires"})
 

@@ -21,8 +21,8 @@ from sipserver.errors import RemoteProtocolError
 from sipserver.headers import NameAddr, parse_name_addr, quote, split_comma_list
 from sipserver.message import SipRequest
 
-ANONYMOUS_URI = "sip:anonymous@anonymous.invalid"
-ANONYMOUS = Party(from_uri=f'"Anonymous" <{ANONYMOUS_URI}>')
+ANONYMOUS_URI: Final = "sip:anonymous@anonymous.invalid"
+ANONYMOUS: Final = Party(from_uri=f'"Anonymous" <{ANONYMOUS_URI}>')
 
 
 @dataclass(init=False, unsafe_hash=True, slots=True)

@@ -14,15 +14,15 @@ from sipserver.headers import parse_token_list
 from sipserver.message import SipRequest
 
 # What this server implements (the Allow header of every 200 to OPTIONS and of 405/501).
-ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO",
+ALLOWED_METHODS: Final = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO",
                    "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE")
 # Methods we know of but do not offer: 405 with Allow rather than 501 (RFC 3261 §8.2.1).
-KNOWN_NOT_ALLOWED = frozenset({"PUBLISH"})
-SUPPORTED_EXTENSIONS = ("100rel", "replaces", "outbound", "path", "timer")
-ACCEPTED_BODY_TYPES = ("application/sdp",)
-SIP_SCHEMES = frozenset({"sip", "sips", "tel"})
+KNOWN_NOT_ALLOWED: Final = frozenset({"PUBLISH"})
+SUPPORTED_EXTENSIONS: Final = ("100rel", "replaces", "outbound", "path", "timer")
+ACCEPTED_BODY_TYPES: Final = ("application/sdp",)
+SIP_SCHEMES: Final = frozenset({"sip", "sips", "tel"})
 # Bodies the server itself interprets; other methods carry bodies for someone else.
-_METHODS_WITH_SESSION_BODY = frozenset({"INVITE", "UPDATE", "PRACK", "ACK"})
+_METHODS_WITH_SESSION_BODY: Final = frozenset({"INVITE", "UPDATE", "PRACK", "ACK"})
 
 
 @dataclass(init=False, unsafe_hash=True, slots=True)

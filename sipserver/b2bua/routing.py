@@ -14,8 +14,8 @@ from typing import Final
 from provisioning.model import Directory, Group, Trunk, User
 from provisioning.numbers import NumberError, is_emergency, to_e164
 
-HIDE_PREFIXES = ("*67", "#31#")
-SHOW_PREFIXES = ("*65",)
+HIDE_PREFIXES: Final = ("*67", "#31#")
+SHOW_PREFIXES: Final = ("*65",)
 
 
 @dataclass(init=False, unsafe_hash=True, slots=True)

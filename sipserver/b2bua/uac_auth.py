@@ -16,7 +16,7 @@ from sipserver.errors import RemoteProtocolError
 from sipserver.headers import parse_auth, quote
 from sipserver.message import SipResponse
 
-_PREFERENCE = ("SHA-256", "MD5")
+_PREFERENCE: Final = ("SHA-256", "MD5")
 
 
 @dataclass(init=False, unsafe_hash=True, slots=True)
