@@ -54,8 +54,14 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.sipp_results import percentile, read_rtts, read_stats, run_bounded  # noqa: E402
-from tests.helpers.server import DEMO_USERS, ServerError, ServerProcess, free_port  # noqa: E402
-from tests.helpers.sipp_calls import control_port, media_port, provision_demo_with_trunk, scenario, wait_udp_bound  # noqa: E402
+from tests.helpers.server import (  # noqa: E402
+    DEMO_USERS,
+    ServerError,
+    ServerProcess,
+    free_port,
+    media_and_control_ports,
+)
+from tests.helpers.sipp_calls import provision_demo_with_trunk, scenario, wait_udp_bound  # noqa: E402
 from tests.integration.sipp import sipp_binary  # noqa: E402
 
 DEFAULT_RATES = (100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600)
@@ -69,11 +75,11 @@ BUFF = "4194304"
 
 # -- SIPp processes ------------------------------------------------------------------------------------------
 def sipp_base(remote: tuple[str, int], scenario_file: Path, local_port: int, timeout: float) -> list[str]:
-    rtp = media_port()
+    rtp, control = media_and_control_ports(local_port)
     return [
         sipp_binary(), f"{remote[0]}:{remote[1]}", "-sf", str(scenario_file),
         "-i", LOCAL, "-bind_local", "-p", str(local_port), "-t", "u1",
-        "-ci", LOCAL, "-cp", str(control_port(rtp)), "-mi", LOCAL, "-mp", str(rtp),
+        "-ci", LOCAL, "-cp", str(control), "-mi", LOCAL, "-mp", str(rtp),
         "-buff_size", BUFF, "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
     ]
 
@@ -333,7 +339,7 @@ def server_series(bench: Bench, rates: Sequence[int], duration: float, hold_ms: 
                   ) -> list[Step]:
     server, trunk_port = bench.server("rates")
     remote = (server.host, server.port)
-    _, _ = bench.callee(remote, "callee-rates", register=True, timeout=3600)
+    callee, _ = bench.callee(remote, "callee-rates", register=True, timeout=3600)
     print(f"server series: UAC (trunk {LOCAL}:{trunk_port}) -> server -> UAS 202, {duration:.0f} s per step, "
           f"hold {hold_ms} ms", flush=True)
     steps: list[Step] = []
@@ -343,6 +349,9 @@ def server_series(bench: Bench, rates: Sequence[int], duration: float, hold_ms: 
         print(format_step(step), flush=True)
         if not server.alive():
             print(f"  the server died: {server.describe()}", flush=True)
+            break
+        if callee.proc.poll() is not None:  # the load generator, not the server: later steps would mean nothing
+            print(f"  the SIPp callee exited ({callee.proc.returncode}); series stopped", flush=True)
             break
         left = wait_calls(server, "==", 0, 40)
         if left:

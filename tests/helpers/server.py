@@ -71,6 +71,40 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     return ports
 
 
+def udp_port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def media_port(host: str = "127.0.0.1") -> int:
+    """A port P with P..P+3 free for UDP: SIPp binds audio RTP/RTCP and video RTP/RTCP there."""
+    for _ in range(200):
+        base = free_port(host, tcp=False)
+        if base % 2:
+            base += 1
+        if base + 3 < 65536 and all(udp_port_free(base + i, host) for i in range(4)):
+            return base
+    raise OSError("no four consecutive free UDP ports found")
+
+
+def media_and_control_ports(signalling: int, host: str = "127.0.0.1") -> tuple[int, int]:
+    """SIPp's `-mp` and `-cp` for a SIPp whose SIP port is `signalling`: P with P..P+3 free (media) and a free
+    control port on 127.0.0.1, none of them `signalling` nor overlapping. That SIPp binds all of them after
+    they were picked; an overlap once failed a run with EADDRINUSE."""
+    for _ in range(200):
+        media = media_port(host)
+        if media <= signalling <= media + 3:
+            continue
+        control = free_port("127.0.0.1", tcp=False)
+        if control != signalling and not media <= control <= media + 3:
+            return media, control
+    raise OSError("no free media and control ports found for SIPp")
+
+
 # -- a tiny raw SIP client -----------------------------------------------------------------------------------
 def host_for_uri(host: str) -> str:
     return f"[{host}]" if ":" in host else host

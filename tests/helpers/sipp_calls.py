@@ -9,7 +9,7 @@ Every SIPp gets loopback only (`-i/-mi 127.0.0.1 -bind_local`, `-ci 127.0.0.1 -c
 `-timeout N -timeout_error`, `-m`, and its own working directory where it writes `-trace_msg`, `-trace_err`
 and `-trace_logs` files (`SippRun.explain()` gathers them for assertion messages; `SippRun.logged()` returns
 what the scenario's `<log>` actions wrote, as `key=value` pairs). A SIPp binds its media ports at `-mp` and the
-three ports after it: `media_port()` finds four free ones.
+three ports after it: `media_and_control_ports()` (tests/helpers/server.py) picks them clear of each other.
 
 `read_call_log()` reads the server's `call_log` table read-only; `wait_call_log()` polls it (the rows are written
 asynchronously after the call ends). `provision_demo_with_trunk()` applies a copy of `examples/demo-group.toml`
@@ -23,7 +23,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,7 +32,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.helpers.server import DATABASE_FILE, DEMO_USERS, REPO_ROOT, ServerProcess, free_port
+from tests.helpers.server import (
+    DATABASE_FILE,
+    DEMO_USERS,
+    REPO_ROOT,
+    ServerProcess,
+    free_port,
+    media_and_control_ports,
+    udp_port_free,
+)
 from tests.integration.sipp import sipp_binary
 
 SCENARIOS = REPO_ROOT / "sipp_scenarios"
@@ -56,41 +63,12 @@ def scenario(directory: str, name: str) -> Path:
 
 
 # -- ports -------------------------------------------------------------------------------------------------------
-def _udp_free(port: int, host: str = LOCAL_HOST) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def media_port(host: str = LOCAL_HOST) -> int:
-    """A port P with P..P+3 free for UDP: SIPp binds audio RTP/RTCP and video RTP/RTCP there."""
-    for _ in range(200):
-        base = free_port(host, tcp=False)
-        if base % 2:
-            base += 1
-        if base + 3 < 65536 and all(_udp_free(base + i, host) for i in range(4)):
-            return base
-    raise OSError("no four consecutive free UDP ports found")
-
-
-def control_port(media: int, host: str = LOCAL_HOST) -> int:
-    """A free UDP port for SIPp's remote control (-cp) outside media..media+3, which that same SIPp binds after
-    picking it (a control port chosen inside that range once failed the run with EADDRINUSE)."""
-    while True:
-        port = free_port(host, tcp=False)
-        if not media <= port <= media + 3:
-            return port
-
-
 def wait_udp_bound(port: int, timeout: float = 5.0, host: str = LOCAL_HOST,
                    alive: Callable[[], bool] = lambda: True) -> bool:
     """Wait until something has bound UDP `host:port` (the SIPp callee is listening), while `alive()`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive():
-        if not _udp_free(port, host):
+        if not udp_port_free(port, host):
             return True
         time.sleep(0.02)
     return False
@@ -225,11 +203,11 @@ def sipp_args(
     trace: bool = True,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    rtp = media_port()
+    rtp, control = media_and_control_ports(local_port)
     args = [
         sipp_binary(), f"{remote[0]}:{remote[1]}", "-sf", str(scenario_file),
         "-i", LOCAL_HOST, "-bind_local", "-p", str(local_port), "-t", "u1",
-        "-ci", LOCAL_HOST, "-cp", str(control_port(rtp)),
+        "-ci", LOCAL_HOST, "-cp", str(control),
         "-mi", LOCAL_HOST, "-mp", str(rtp),
         "-m", str(calls), "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
     ]

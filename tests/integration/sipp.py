@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers.server import REPO_ROOT, free_port, host_for_uri
+from tests.helpers.server import REPO_ROOT, free_port, host_for_uri, media_and_control_ports
 
 SCENARIOS = REPO_ROOT / "sipp_scenarios"
 
@@ -100,11 +100,12 @@ def run_sipp(
     local_host = "127.0.0.1" if ":" not in server_host else "::1"
     sf = scenario if isinstance(scenario, Path) else scenario_path(scenario)
     local_port = local_port or free_port(local_host)
+    media, control = media_and_control_ports(local_port, local_host)
     args = [
         sipp_binary(), f"{host_for_uri(server_host)}:{server_port}", "-sf", str(sf),
         "-i", local_host, "-bind_local", "-p", str(local_port),
-        "-ci", "127.0.0.1", "-cp", str(free_port("127.0.0.1", tcp=False)),
-        "-mi", local_host, "-mp", str(free_port(local_host, tcp=False)),
+        "-ci", "127.0.0.1", "-cp", str(control),
+        "-mi", local_host, "-mp", str(media),
         "-t", {"udp": "u1", "tcp": "t1"}[transport],
         "-m", str(calls), "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
         "-trace_err", "-trace_logs",
