@@ -127,8 +127,8 @@ class TimerQueue(Generic[K]):
         self._lanes: dict[float, deque[TimerHandle]] = {}
         self._seq = 0
         self._live = 0
-        # next_deadline() runs after every message: it is remembered, kept up to date by schedule*() and only
-        # looked for again after pop_due() or the cancellation of the entry it was.
+        # next_deadline() runs after every message: it is remembered, lowered by schedule*(), left alone by
+        # cancel() (so it may come early) and looked for again only after pop_due().
         self._earliest: float | None = None
         self._earliest_known = True
 
@@ -168,8 +168,6 @@ class TimerQueue(Generic[K]):
             return
         handle[2] = _DEAD  # drop the reference to the key now; the entry itself leaves later
         self._live -= 1
-        if handle[0] == self._earliest:
-            self._earliest_known = False
         if handle[3]:
             self._heap_dead += 1
             heap = self._heap
@@ -210,7 +208,15 @@ class TimerQueue(Generic[K]):
         return out
 
     def next_deadline(self) -> float | None:
-        """The earliest pending deadline, or None when nothing is pending."""
+        """When to call pop_due() next: never after the earliest pending deadline, None when nothing is pending.
+
+        It is exact after schedule*() and pop_due(). After a cancel() it may still be the cancelled entry's
+        deadline: a pop_due() then returns nothing and makes it exact again. Walking the lanes after every
+        cancellation cost 2 % of the CPU at 1,000 calls/s (the oldest live Timer A/E is often the earliest
+        entry, and the response that stops it arrives within milliseconds).
+        """
+        if self._live == 0:
+            return None
         if self._earliest_known:
             return self._earliest
         heap = self._heap

@@ -46,3 +46,19 @@ async def test_a_failed_save_fails_its_waiters_only() -> None:
     with pytest.raises(RuntimeError):
         await first
     await writer.submit([2])
+
+
+async def test_a_window_gathers_submissions_spread_in_time_into_one_batch() -> None:
+    batches: list[list[int]] = []
+
+    async def save(items: list[int]) -> None:
+        batches.append(list(items))
+
+    writer: GroupCommit[int] = GroupCommit(save, "test", window=0.05)
+    futures = []
+    for n in range(5):
+        futures.append(writer.submit([n]))
+        await asyncio.sleep(0)  # let the writer start: without a window it would save [0] alone now
+    await asyncio.gather(*futures)
+    assert batches == [[0, 1, 2, 3, 4]]
+    await writer.flush()

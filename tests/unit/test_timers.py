@@ -67,7 +67,9 @@ def test_cancel_is_lazy_and_idempotent() -> None:
     assert len(q) == 1
     assert q.deadline_of(h1) is None
     assert q.deadline_of(h2) == 2.0
-    assert q.next_deadline() == 2.0  # the dead head is skipped
+    assert q.next_deadline() == 1.0  # a cancellation leaves the wake-up time early...
+    assert q.pop_due(1.0) == []
+    assert q.next_deadline() == 2.0  # ...until a pop_due() skips the dead head
     assert q.pop_due(5.0) == ["y"]
     q.cancel(h2)  # already fired: a no-op
     assert len(q) == 0
@@ -125,6 +127,8 @@ def test_cancelled_lane_entries_are_skipped_and_fired_ones_cannot_be_cancelled_t
     q.cancel(handles[0])
     q.cancel(handles[0])
     assert len(q) == 4
+    assert q.next_deadline() == 4.0  # early: the cancelled entry's
+    assert q.pop_due(4.5) == []
     assert q.next_deadline() == 5.0
     assert q.pop_due(6.0) == [1, 2]
     q.cancel(handles[1])  # already fired: no effect
@@ -159,4 +163,11 @@ def test_lanes_and_heap_behave_like_one_sorted_list() -> None:
             for k in expected:
                 del model[k]
         assert len(q) == len(model)
-        assert q.next_deadline() == (min(d for d, _ in model.values()) if model else None)
+        earliest = min(d for d, _ in model.values()) if model else None
+        wake_up = q.next_deadline()
+        if earliest is None or wake_up is None:
+            assert wake_up == earliest
+        else:
+            assert wake_up <= earliest  # early only after a cancellation: then pop_due() finds it out
+            q.pop_due(wake_up - 1e-9)  # nothing due before it
+            assert q.next_deadline() == earliest
