@@ -34,7 +34,7 @@ from typing import Final
 
 from sipserver import headers as h
 from sipserver.errors import RemoteProtocolError
-from sipserver.message import SIP_VERSION, Headers, SipRequest, SipResponse
+from sipserver.message import SIP_VERSION, Headers, SipRequest, SipResponse, _Message
 
 __all__ = [
     "KEEP_ALIVE",
@@ -298,20 +298,25 @@ def _body_error(reason: str, msg: SipRequest | SipResponse, is_request: bool) ->
 
 
 # --- validation --------------------------------------------------------------------------------------------
-_EXACTLY_ONCE: Final = ("Call-ID", "From", "To", "CSeq")
-_AT_MOST_ONCE: Final = ("Max-Forwards", "Content-Length")
+_EXACTLY_ONCE: Final[tuple[str, ...]] = ("Call-ID", "From", "To", "CSeq")
+_AT_MOST_ONCE: Final[tuple[str, ...]] = ("Max-Forwards", "Content-Length")
+_COUNTED: Final = frozenset(_EXACTLY_ONCE + _AT_MOST_ONCE)
 
 
-def _check_common(msg: SipRequest | SipResponse) -> str | None:
+def _check_common(msg: _Message) -> str | None:
     """The checks requests and responses share; returns the reason of the first failure (None when fine).
-    Header values that fail to parse raise RemoteProtocolError(400) from the accessors."""
-    count = [field[0] for field in msg.headers._fields].count
+    Header values that fail to parse raise RemoteProtocolError(400) from the accessors.
+    (`msg` is typed as the common base class: under mypyc, attributes of a union are generic lookups.)"""
+    counts: dict[str, int] = {}
+    for key, _, _ in msg.headers._fields:
+        if key in _COUNTED:
+            counts[key] = counts.get(key, 0) + 1
     for name in _EXACTLY_ONCE:
-        n = count(name)
+        n = counts.get(name, 0)
         if n != 1:
             return f"{'missing' if n == 0 else 'duplicate'} {name}"
     for name in _AT_MOST_ONCE:
-        if count(name) > 1:
+        if counts.get(name, 0) > 1:
             return f"duplicate {name}"
     call_id = msg.call_id
     if not call_id or "," in call_id or " " in call_id or "\t" in call_id:
