@@ -59,6 +59,7 @@ __all__ = ["SqliteSubscriberStore"]
 
 _MAX_ATTEMPTS: Final = 5
 RECHECK_INTERVAL: Final = 0.010  # seconds between two looks at the database from has_changed()
+_AT_ONCE: Final = float("-inf")  # a next-check time that is always past
 
 
 def _json(value: object) -> str:
@@ -86,7 +87,7 @@ class SqliteSubscriberStore:
         self._seen_revision: int | None = None
         self._recheck_interval = recheck_interval
         self._clock = clock
-        self._next_check = float("-inf")  # has_changed() asks the database again from this clock reading on
+        self._next_check = _AT_ONCE  # has_changed() asks the database again from this clock reading on
         # One aiosqlite connection runs one transaction at a time: tasks sharing this store (the SIP side
         # reloading, the portal writing) take turns.
         self._lock = asyncio.Lock()
@@ -121,7 +122,7 @@ class SqliteSubscriberStore:
                 (revision,) = self._watch.execute("SELECT revision FROM provisioning_state").fetchone()
                 self._seen_data_version, self._seen_revision = data_version, revision
         except sqlite3.OperationalError:  # busy for a moment: let the caller reload, which will wait properly
-            self._next_check = float("-inf")
+            self._next_check = _AT_ONCE
             return True
         return self._seen_revision != self._loaded_revision
 
@@ -129,7 +130,7 @@ class SqliteSubscriberStore:
     async def load_directory(self) -> Directory:
         revision, groups = await self._read_snapshot(None)
         self._loaded_revision = revision
-        self._next_check = float("-inf")  # compare with the database, not with what was seen before loading
+        self._next_check = _AT_ONCE  # compare with the database, not with what was seen before loading
         return Directory(groups, revision=revision, fallback_domain=self._fallback_domain)
 
     async def export_group(self, group_id: str) -> GroupDescription:
@@ -256,9 +257,7 @@ class SqliteSubscriberStore:
                         await self._db.rollback()  # someone else provisioned meanwhile: validate again
                         continue
                     await _write_group(self._db, final)
-                    await _bump(self._db)
-                    await self._db.commit()
-                    self._next_check = float("-inf")  # our own write: seen by the next request
+                    await self._commit_change()
                 except BaseException:
                     await self._db.rollback()
                     raise
@@ -277,9 +276,7 @@ class SqliteSubscriberStore:
                 check_update_services(groups[0], user_id, services)
                 await self._db.execute("UPDATE users SET services = ? WHERE user_id = ?",
                                        (_json(services.to_dict()), user_id))
-                await _bump(self._db)
-                await self._db.commit()
-                self._next_check = float("-inf")  # our own write: seen by the next request
+                await self._commit_change()
             except BaseException:
                 await self._db.rollback()
                 raise
@@ -294,12 +291,17 @@ class SqliteSubscriberStore:
                 replace(user, portal_password_hash=password_hash)  # the User constructor checks the format
                 await self._db.execute("UPDATE users SET portal_password_hash = ? WHERE user_id = ?",
                                        (password_hash, user_id))
-                await _bump(self._db)
-                await self._db.commit()
-                self._next_check = float("-inf")  # our own write: seen by the next request
+                await self._commit_change()
             except BaseException:
                 await self._db.rollback()
                 raise
+
+    async def _commit_change(self) -> None:
+        """Commit the open transaction as a change of the directory: bump the revision, and let the next
+        has_changed() ask the database instead of waiting out `recheck_interval` (our own write)."""
+        await self._db.execute("UPDATE provisioning_state SET revision = revision + 1 WHERE id = 1")
+        await self._db.commit()
+        self._next_check = _AT_ONCE
 
     async def _revision(self) -> int:
         rows = list(await self._db.execute_fetchall("SELECT revision FROM provisioning_state"))
@@ -330,10 +332,6 @@ def _trunk(r: sqlite3.Row) -> Trunk:
                  transport=r["transport"], username=r["username"], password=r["password"], realm=r["realm"],
                  numbers=tuple(json.loads(r["numbers"])),
                  inbound_addresses=tuple(json.loads(r["inbound_addresses"])))
-
-
-async def _bump(db: aiosqlite.Connection) -> None:
-    await db.execute("UPDATE provisioning_state SET revision = revision + 1 WHERE id = 1")
 
 
 async def _many(db: aiosqlite.Connection, sql: str, rows: Iterable[Sequence[object]]) -> None:

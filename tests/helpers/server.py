@@ -72,7 +72,7 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 
 
 def udp_port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    with socket.socket(_family(host), socket.SOCK_DGRAM) as sock:
         try:
             sock.bind((host, port))
         except OSError:
