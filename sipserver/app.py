@@ -118,9 +118,10 @@ async def start_server(config: ServerConfig) -> RunningServer:
     )
     load.start()
     live = LiveCalls()
-    calls = CallController(stack=stack, local_for=sip.local_address_for, live=live,
+    calls = CallController(stack=stack, local_for=sip.local_address_for, live=live, location=location,
                            call_log=SqliteCallLogStore(call_log_db), admission=config.admission,
-                           ring_limit=config.ring_limit, probe_interval=config.dialog_probe_interval)
+                           ring_limit=config.ring_limit, probe_interval=config.dialog_probe_interval,
+                           voicemail=config.voicemail)
     application = Application(
         stack=stack, subscribers=subscribers, directory=directory, location=location,
         binding_writer=binding_writer, calls=calls, authenticator=authenticator, flush=sip.flush, now=sip.now,

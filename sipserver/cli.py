@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sipserver.aio.transports import ListenAddress, parse_listen_address
+from sipserver.b2bua.termination import VoicemailService
 from sipserver.config import DEFAULT_DATA_DIR, DEFAULT_DOMAIN, ServerConfig
 
 
@@ -33,6 +34,13 @@ def _algorithms(text: str) -> tuple[str, ...]:
     if not names or unknown:
         raise argparse.ArgumentTypeError(f"expected MD5 and/or SHA-256, got {text!r}")
     return names
+
+
+def _voicemail(text: str) -> VoicemailService:
+    try:
+        return VoicemailService.from_uri(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long a digest nonce stays fresh (default 300)")
     serve.add_argument("--ring-limit", type=float, default=180.0, metavar="SECONDS",
                        help="how long an unanswered call rings before it ends with 408 (default 180)")
+    serve.add_argument("--voicemail-uri", type=_voicemail, metavar="SIP-URI",
+                       help="the voicemail service calls are diverted to, e.g. sip:voicemail@127.0.0.1:5080 "
+                            "(default: none; busy/no-answer calls then get 486/480)")
     serve.add_argument("--digest-algorithms", type=_algorithms, default=("MD5", "SHA-256"),
                        metavar="ALG[,ALG]", help="challenges offered, in order (default MD5,SHA-256)")
 
@@ -89,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             nonce_lifetime=args.nonce_lifetime,
             digest_algorithms=args.digest_algorithms,
             ring_limit=args.ring_limit,
+            voicemail=args.voicemail_uri,
         )
         return run_server(config)
     from sipserver.provision_cli import apply_file, export_group

@@ -11,6 +11,7 @@ from pathlib import Path
 from sipserver.aio.transports import ListenAddress
 from sipserver.b2bua.admission import AdmissionPolicy
 from sipserver.b2bua.registrar import RegistrarPolicy
+from sipserver.b2bua.termination import VoicemailService
 from sipserver.timers import TimerConfig
 
 DEFAULT_DATA_DIR = Path("callconnect-data")
@@ -41,6 +42,7 @@ class ServerConfig:
     digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256")
     binding_sweep_interval: float = 15.0
     server_header: str = "callconnect/0.1"
+    voicemail: VoicemailService | None = None  # where calls diverted to voicemail go (None: no voicemail)
 
     @property
     def database_path(self) -> Path:

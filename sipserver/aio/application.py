@@ -223,9 +223,9 @@ class Application:
             return
         if request.method == "INVITE":
             if isinstance(outcome, Authenticated):
-                self.calls.start_from_user(event, outcome.user, outcome.group, self.directory, self.location, now)
+                self.calls.start_from_user(event, outcome.user, outcome.group, self.directory, now)
             else:
-                self.calls.start_from_trunk(event, outcome.trunk, self.directory, self.location, now)
+                self.calls.start_from_trunk(event, outcome.trunk, self.directory, now)
             return
         if request.method == "SUBSCRIBE":
             # No event package is served yet (BLF/MWI come with their own issue): RFC 6665 §4.2.1.

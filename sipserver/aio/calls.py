@@ -13,6 +13,7 @@ from typing import Final
 
 import structlog
 
+from features.engine import Reject
 from provisioning.model import Directory, Group, Trunk, User
 from sipserver.address import Endpoint
 from sipserver.aio.batching import GroupCommit, ignore_failure
@@ -23,21 +24,23 @@ from sipserver.b2bua.call import (
     BLeg,
     Call,
     CallEnded,
+    CallState,
     LegStateChanged,
     LocalAddress,
     Party,
     Respond,
+    RingingEnded,
     SendAck,
     SendRequest,
     Stage,
-    Target,
     TxnContext,
 )
 from sipserver.b2bua.cdr import CallLogRow, CallLogStore, Presentation, call_log_rows
+from sipserver.b2bua.diversion import diversions_in
 from sipserver.b2bua.live import LiveCalls
 from sipserver.b2bua.location import LocationService
 from sipserver.b2bua.routing import ToTrunk, ToUser, Unroutable, parse_dialled, route, route_from_trunk
-from sipserver.b2bua.uac_auth import ClientCredentials
+from sipserver.b2bua.termination import CallerInfo, Plan, Termination, Terminator, VoicemailService, trunk_target
 from sipserver.events import (
     AckReceived,
     CancelReceived,
@@ -47,7 +50,6 @@ from sipserver.events import (
     ServerTransactionTimedOut,
     StrayResponseReceived,
 )
-from sipserver.headers import quote
 from sipserver.stack import SipStack
 from sipserver.timers import TimerHandle, TimerQueue
 
@@ -61,15 +63,20 @@ class CallController:
         stack: SipStack,
         local_for: Callable[[Endpoint], LocalAddress],
         live: LiveCalls,
+        location: LocationService,
         call_log: CallLogStore,
         admission: AdmissionPolicy | None = None,
         ring_limit: float = 180.0,
         probe_interval: float = 300.0,
+        voicemail: VoicemailService | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.stack = stack
         self.local_for = local_for
         self.live = live
+        self.terminator = Terminator(location=location, live=live, voicemail=voicemail, wall_clock=wall_clock)
+        self._directory: Directory | None = None  # the newest subscriber snapshot a call was routed with
+        self._terminations: dict[int, Termination] = {}
         self.call_log = call_log
         self.admission = Admission(admission or AdmissionPolicy())
         self.ring_limit = ring_limit  # Timer C: a call nobody answers ends with 408 after this many seconds
@@ -90,32 +97,35 @@ class CallController:
 
     # -- new calls ---------------------------------------------------------------------------------------
     def start_from_user(self, event: RequestReceived, caller: User, group: Group, directory: Directory,
-                        location: LocationService, now: float) -> None:
+                        now: float) -> None:
         request = event.request
         call = self._new_call(event, identity.ANONYMOUS, caller.user_id, now)
         if call is None:
             return
+        self._directory = directory
         dialled = parse_dialled(request.request_uri.unescaped_user or "")
         destination = route(dialled.digits, group, directory)
-        caller_id = identity.user_caller_id(caller)
         if isinstance(destination, ToTrunk):
             call.caller = identity.caller_for_trunk(caller, group, hide_for_this_call=dialled.hide_identity,
                                                     emergency=dialled.emergency)
-        self._route(call, destination, caller_id, group, location, now, caller_internal=True,
-                    dialled=(dialled.digits, ""))
+        info = CallerInfo.of(identity.user_caller_id(caller), internal=True, user=caller, group=group,
+                             hide_identity=dialled.hide_identity)
+        self._route(call, destination, info, now, dialled=(dialled.digits, ""), directory=directory,
+                    incoming_diversions=diversions_in(request))
 
-    def start_from_trunk(self, event: RequestReceived, trunk: Trunk, directory: Directory,
-                         location: LocationService, now: float) -> None:
+    def start_from_trunk(self, event: RequestReceived, trunk: Trunk, directory: Directory, now: float) -> None:
         request = event.request
         trunk_group = directory.group_by_id(trunk.group_id) or directory.default_group
         call = self._new_call(event, identity.ANONYMOUS, None, now)
         if call is None:
             return
+        self._directory = directory
         digits = request.request_uri.unescaped_user or ""
-        caller_id = identity.trunk_caller_id(request, trunk_group)
+        info = CallerInfo.of(identity.trunk_caller_id(request, trunk_group), internal=False, user=None,
+                             group=trunk_group)
         destination = route_from_trunk(digits, trunk, directory)
-        self._route(call, destination, caller_id, trunk_group, location, now, caller_internal=False,
-                    dialled=(digits, ""))
+        self._route(call, destination, info, now, dialled=(digits, ""), directory=directory,
+                    incoming_diversions=diversions_in(request))
 
     def _new_call(self, event: RequestReceived, caller: Party, caller_user_id: str | None, now: float
                   ) -> Call | None:
@@ -142,49 +152,39 @@ class CallController:
         self._presentations[id(call)] = Presentation(caller_as_seen=("", ""), dialled=("", ""))
         return call
 
-    def _route(self, call: Call, destination: ToUser | ToTrunk | Unroutable, caller_id: identity.CallerId,
-               group: Group, location: LocationService, now: float, *, caller_internal: bool,
-               dialled: tuple[str, str]) -> None:
+    def _route(self, call: Call, destination: ToUser | ToTrunk | Unroutable, caller: CallerInfo, now: float, *,
+               dialled: tuple[str, str], directory: Directory, incoming_diversions: int = 0) -> None:
         callee_id = destination.user.user_id if isinstance(destination, ToUser) else None
-        self._presentations[id(call)] = Presentation(caller_as_seen=caller_id.for_log(group.country_code),
-                                                     dialled=dialled, callee_user_id=callee_id)
+        self._presentations[id(call)] = Presentation(
+            caller_as_seen=caller.caller_id.for_log(caller.group.country_code), dialled=dialled,
+            callee_user_id=callee_id)
         if isinstance(destination, Unroutable):
             self._execute(call, call.reject(destination.status, now, destination.reason), now)
             return
         if isinstance(destination, ToTrunk):
-            trunk = destination.trunk
-            target_host = f"[{trunk.host}]" if ":" in trunk.host else trunk.host
-            where = Endpoint(trunk.transport, trunk.host, trunk.port)
-            credentials = None
-            if trunk.username and trunk.password:
-                credentials = ClientCredentials(trunk.username, trunk.password, trunk.realm)
-            target = Target(request_uri=f"sip:{destination.number}@{target_host}:{trunk.port};user=phone",
-                            destination=where, to_uri=f"<sip:{destination.number}@{target_host};user=phone>",
-                            number=dialled[0], name="", credentials=credentials)
+            target = trunk_target(destination.trunk, destination.number, shown_as=dialled[0])
             self._execute(call, call.ring([Stage((target,))], now), now)
             return
-        callee, callee_group = destination.user, destination.group
-        aor = f"sip:{callee.user_id}@{callee_group.domain}"
-        bindings = location.current(aor, self._wall_clock())
-        if not bindings:
-            self._execute(call, call.reject(480, now, "Temporarily Unavailable"), now)
-            return
-        if not callee.services.call_waiting.active and self.live.is_on_call(callee.user_id):
-            self._execute(call, call.reject(486, now, "Busy Here"), now)
-            return
-        caller_view = identity.caller_for_internal_callee(caller_id, callee, callee_group,
-                                                          caller_internal=caller_internal)
-        to_uri = f'{quote(callee.display_name)} <sip:{callee.extension or callee.user_id}@' \
-                 f'{callee_group.domain}>'
-        number, name = (callee.extension or callee.main_number or callee.user_id), callee.display_name
-        targets = tuple(
-            Target(request_uri=b.contact, destination=b.source, to_uri=to_uri, user_id=callee.user_id,
-                   caller_view=caller_view, number=number, name=name)
-            for b in bindings
-        )
-        connected = identity.connected_party(callee, callee_group, caller_internal=caller_internal)
-        call.on_leg_answered = lambda leg: connected
-        self._execute(call, call.ring([Stage(targets)], now), now)
+        term = Termination(caller=caller, incoming_diversions=incoming_diversions)
+        self._terminations[id(call)] = term
+        plan = self.terminator.arrive(term, destination.user, destination.group, directory)
+        self._execute(call, self._start_plan(call, plan, now), now)
+
+    def _start_plan(self, call: Call, plan: Plan, now: float) -> list[Action]:
+        if isinstance(plan, Reject):
+            return call.reject(plan.status, now, plan.reason or None)
+        if call.state is CallState.ROUTING:
+            return call.ring(plan, now, ask_when_done=True)
+        return call.continue_with(plan, now, ask_when_done=True)
+
+    def _after_ringing(self, call: Call, ended: RingingEnded, now: float) -> list[Action]:
+        """Every stage ended unanswered: the served user's busy / no-answer handling decides what follows."""
+        term = self._terminations.get(id(call))
+        if term is None or self._directory is None:
+            return call.reject(ended.status, now)
+        plan = self.terminator.after_ringing(term, busy=ended.busy, status=ended.status,
+                                             directory=self._directory)
+        return self._start_plan(call, plan, now)
 
     # -- events ------------------------------------------------------------------------------------------
     def on_in_dialog_request(self, event: RequestReceived, now: float) -> None:
@@ -261,7 +261,11 @@ class CallController:
     # -- actions -----------------------------------------------------------------------------------------
     def _execute(self, call: Call, actions: Iterable[Action], now: float) -> None:
         ended = False
-        for action in actions:
+        pending = list(actions)
+        index = 0
+        while index < len(pending):
+            action = pending[index]
+            index += 1
             if isinstance(action, Respond):
                 self.stack.respond(action.txn, action.response, now)
                 if action.retransmit_until_ack:
@@ -277,6 +281,8 @@ class CallController:
                 self.stack.send_raw(action.request.serialize(), action.destination)
             elif isinstance(action, LegStateChanged):
                 self.live.publish(action)
+            elif isinstance(action, RingingEnded):
+                pending.extend(self._after_ringing(call, action, now))
             elif isinstance(action, CallEnded):
                 ended = True
         if ended:
@@ -289,6 +295,7 @@ class CallController:
         if handle is not None:
             self._timers.cancel(handle)
         presentation = self._presentations.pop(id(call), None)
+        self._terminations.pop(id(call), None)
         # Keep the dialog keys for a little while? In-dialog stragglers get 481: that is the RFC's answer.
         self.calls.pop(call.a_key, None)
         a = call.a_invite

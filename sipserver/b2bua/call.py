@@ -15,7 +15,7 @@ ring, and how each party is presented, comes in as `Target`s built by routing an
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -27,6 +27,7 @@ from sipserver.message import Headers, SipRequest, SipResponse, build_response, 
 from sipserver.transaction import ClientTransaction, ServerTransaction, build_cancel, new_branch
 
 CALL_COMPLETED_ELSEWHERE: Final = 'SIP;cause=200;text="Call completed elsewhere"'
+_BUSY: Final = frozenset({486, 600, 603})  # what a leg answers when its user is busy or declines
 
 # Headers relayed end to end on requests and responses; everything else is per leg.
 # (Content-Type travels with the body: requests get it from `Dialog.new_request`, responses copy it.)
@@ -74,7 +75,10 @@ class Target:
     """One leg to ring: Request-URI, where to send it, and how each side sees the other on this leg.
 
     `caller_view` overrides the call's caller presentation for this leg (each callee's CLID delivery settings
-    differ); `number`/`name` is the party as the caller may see it (for the caller's call log).
+    differ); `connected` is how the answering party is shown to the caller if this leg answers (None: COLR or
+    unknown); `number`/`name` is the party as the caller may see it (for the caller's call log). `user_id` is
+    the user whose phone this leg rings (live state, BLF); `served_user` the user on whose behalf it rings
+    (the call-log owner: a simultaneous-ring number rings for its user), by default `user_id`.
     """
 
     request_uri: Final[str]
@@ -86,11 +90,14 @@ class Target:
     name: Final[str]
     extra_headers: Final[tuple[tuple[str, str], ...]]
     credentials: Final[ClientCredentials | None]  # ours towards a trunk that challenges (401/407)
+    connected: Final[Party | None]
+    served_user: Final[str | None]
 
     def __init__(self, request_uri: str, destination: Endpoint, to_uri: str, user_id: str | None = None,
                  caller_view: Party | None = None, number: str = "", name: str = "",
                  extra_headers: tuple[tuple[str, str], ...] = (),
-                 credentials: ClientCredentials | None = None) -> None:
+                 credentials: ClientCredentials | None = None, connected: Party | None = None,
+                 served_user: str | None = None) -> None:
         self.request_uri = request_uri
         self.destination = destination
         self.to_uri = to_uri
@@ -100,6 +107,8 @@ class Target:
         self.name = name
         self.extra_headers = extra_headers
         self.credentials = credentials
+        self.connected = connected
+        self.served_user = user_id if served_user is None else served_user
 
 
 @dataclass(init=False, unsafe_hash=True, slots=True)
@@ -206,7 +215,22 @@ class CallEnded:
         self.call = call
 
 
-Action = Respond | SendRequest | SendAck | LegStateChanged | CallEnded
+@dataclass(init=False, unsafe_hash=True, slots=True)
+class RingingEnded:
+    """Every stage ended unanswered and the call asked to be told (`Call.ring(..., ask_when_done=True)`): the
+    shell decides what follows (forward, voicemail: `Call.continue_with`) or how it fails (`Call.reject`).
+    `busy`: the last stage's legs answered busy (486, 600, 603); else nobody answered in time or they failed
+    otherwise. `status` is the answer the caller would get now."""
+
+    busy: Final[bool]
+    status: Final[int]
+
+    def __init__(self, busy: bool, status: int) -> None:
+        self.busy = busy
+        self.status = status
+
+
+Action = Respond | SendRequest | SendAck | LegStateChanged | CallEnded | RingingEnded
 
 
 @dataclass(init=False, eq=False, slots=True)
@@ -294,7 +318,7 @@ class Call:
     probe_interval: float  # seconds between liveness probes of an established call
     next_probe_at: float | None
     stage_ring_seconds: float | None
-    on_leg_answered: Callable[[BLeg], Party | None] | None
+    ask_when_done: bool  # at the end of the stages, emit RingingEnded instead of failing the A leg
 
     # -- construction ------------------------------------------------------------------------------------
     def __init__(self, a_invite: SipRequest, a_txn: ServerTransaction, a_source: Endpoint, a_tag: str,
@@ -330,7 +354,7 @@ class Call:
         self.probe_interval = 300.0
         self.next_probe_at = None
         self.stage_ring_seconds = None
-        self.on_leg_answered = None
+        self.ask_when_done = False
 
     @classmethod
     def create(cls, *, a_invite: SipRequest, a_txn: ServerTransaction, a_source: Endpoint, local: LocalAddress,
@@ -351,12 +375,24 @@ class Call:
         self._fail_a(status, now, actions, reason, tuple(headers))
         return actions
 
-    def ring(self, stages: Iterable[Stage], now: float) -> list[Action]:
-        """Start ringing: the first stage's legs go out at once; later stages follow on no answer/failure."""
+    def ring(self, stages: Iterable[Stage], now: float, *, ask_when_done: bool = False) -> list[Action]:
+        """Start ringing: the first stage's legs go out at once; later stages follow on no answer/failure.
+        With `ask_when_done`, the end of the last stage is a `RingingEnded` for the shell to decide on."""
         self.stages = list(stages)
+        self.ask_when_done = ask_when_done
         actions: list[Action] = []
         if self.caller_user_id is not None:
             actions.append(self._a_state("trying"))
+        self._next_stage(now, actions)
+        return actions
+
+    def continue_with(self, stages: Iterable[Stage], now: float, *, ask_when_done: bool = False) -> list[Action]:
+        """After `RingingEnded`: ring further stages (a forward, voicemail), the caller still hearing ringback."""
+        actions: list[Action] = []
+        if self.state is not CallState.RINGING and self.state is not CallState.ROUTING:
+            return actions
+        self.stages.extend(stages)
+        self.ask_when_done = ask_when_done
         self._next_stage(now, actions)
         return actions
 
@@ -473,8 +509,7 @@ class Call:
         leg.final_status = response.status
         self.answered_at = now
         self.stage_deadline = None
-        if self.on_leg_answered is not None:
-            self.answered_by = self.on_leg_answered(leg)
+        self.answered_by = leg.target.connected
         for other in self.legs:
             if other is not leg:
                 self._cancel_leg(other, CALL_COMPLETED_ELSEWHERE, actions)
@@ -500,9 +535,13 @@ class Call:
         if was_cancelled or self.state is not CallState.RINGING:
             return
         if status >= 600:
-            # RFC 3261 §16.7 step 5: a 6xx ends the search: cancel every other leg, answer the caller.
+            # RFC 3261 §16.7 step 5: a 6xx ends the search: cancel every other leg; the caller gets it, unless
+            # the shell asked to decide (a user's decline is that user's busy: forward on busy, voicemail).
             for other in self.legs:
                 self._cancel_leg(other, None, actions)
+            if self.ask_when_done:
+                self._ringing_ended(self.stage_index, actions, declined=True)
+                return
             self._fail_a(status, now, actions, response.reason if response else None)
             return
         if all(b.state is LegState.FAILED for b in self._stage_legs()):
@@ -691,6 +730,9 @@ class Call:
     def _next_stage(self, now: float, actions: list[Action]) -> None:
         self.stage_index += 1
         if self.stage_index >= len(self.stages):
+            if self.ask_when_done:
+                self._ringing_ended(self.stage_index - 1, actions)
+                return
             self._fail_a(self._best_failure(), now, actions, end_reason="no answer")
             return
         stage = self.stages[self.stage_index]
@@ -707,6 +749,17 @@ class Call:
             self.legs.append(leg)
             actions.append(SendRequest(leg.invite, target.destination, TxnContext(self, leg, "invite")))
             self._publish_b(leg, "trying", actions)
+
+    def _ringing_ended(self, ended_stage: int, actions: list[Action], declined: bool = False) -> None:
+        """Hand the end of the stages to the shell, once (it answers with continue_with or reject). Busy when a
+        leg declined (6xx), or when every leg of the stage that ended has failed and one of them said busy (a
+        timer's CANCEL leaves the cancelled legs without a status yet: that is no answer)."""
+        self.ask_when_done = False
+        self.stage_index = len(self.stages) - 1  # continue_with's stages follow the last one
+        self.stage_deadline = None
+        last = [leg.final_status for leg in self.legs if leg.stage_index == ended_stage]
+        busy = declined or (all(status is not None for status in last) and any(status in _BUSY for status in last))
+        actions.append(RingingEnded(busy=busy, status=self._best_failure()))
 
     def _arm_stage_timer(self, now: float) -> None:
         seconds = self.stage_ring_seconds

@@ -2,10 +2,11 @@
 appels").
 
 One row for the caller (if a user placed it): `placed`, with the party they reached as they may see it (COLR
-hides who answered a diverted call: then the dialled party is shown). One row per called user: `received` when
-one of their legs answered, or when the call was answered elsewhere (another device, a simultaneous-ring
-number: "answered elsewhere" is never `missed`); `missed` when nobody answered. Numbers and names are the ones
-that user was shown. Pure: a finished `Call` in, rows out; nothing here knows storage.
+hides who answered a diverted call: then the dialled party is shown). One row per called user (each user a leg
+rang for: `Target.served_user`): `received` when a leg of theirs answered — another device, a simultaneous or
+sequential ring number ("answered elsewhere" is never `missed`); `missed` when nobody answered or the call was
+diverted away and answered by someone else. Numbers and names are the ones that user was shown. Pure: a
+finished `Call` in, rows out; nothing here knows storage.
 """
 
 from __future__ import annotations
@@ -73,15 +74,16 @@ def call_log_rows(call: Call, presentation: Presentation, wall_offset: float) ->
         rows.append(CallLogRow(call.caller_user_id, "placed", started, answered, ended, number, name,
                                call.a_invite.call_id))
     seen: set[str] = set()
+    answered_for = winner.target.served_user if winner is not None else None
     for leg in call.legs:
-        user_id = leg.target.user_id
+        user_id = leg.target.served_user
         if user_id is None or user_id in seen or user_id == call.caller_user_id:
             continue
         seen.add(user_id)
         number, name = presentation.caller_as_seen
         if leg.target.caller_view is not None and "anonymous.invalid" in leg.target.caller_view.from_uri:
             number, name = "", "Anonymous"
-        direction = "received" if winner is not None else "missed"
+        direction = "received" if winner is not None and answered_for == user_id else "missed"
         rows.append(CallLogRow(user_id, direction, started, answered if direction == "received" else None,
                                ended, number, name, call.a_invite.call_id))
     callee = presentation.callee_user_id

@@ -44,5 +44,9 @@ class LiveCalls:
         """True when one of the user's legs is established (confirmed)."""
         return any(leg.state == "confirmed" for leg in self._legs.get(user_id, {}).values())
 
+    def calls_of(self, user_id: str) -> int:
+        """How many established (confirmed) calls the user is on."""
+        return sum(1 for leg in self._legs.get(user_id, {}).values() if leg.state == "confirmed")
+
     def active_users(self) -> int:
         return len(self._legs)

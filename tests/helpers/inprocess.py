@@ -90,7 +90,7 @@ async def build() -> tuple[SipStack, Application]:
         expires_at=time.time() + 3600, source=PHONE))])
     stack = SipStack()
     calls = CallController(stack=stack, local_for=lambda peer: LocalAddress("127.0.0.1", 5060), live=LiveCalls(),
-                           call_log=InMemoryCallLogStore())
+                           location=location, call_log=InMemoryCallLogStore())
     app = Application(stack=stack, subscribers=store, directory=directory, location=location,
                       binding_writer=BindingWriter(InMemoryLocationStore()), calls=calls,
                       authenticator=DigestAuthenticator(b"x" * 32), flush=lambda: None, now=time.monotonic)

@@ -12,6 +12,7 @@ from sipserver.b2bua.call import (
     LocalAddress,
     Party,
     Respond,
+    RingingEnded,
     SendAck,
     SendRequest,
     Stage,
@@ -324,3 +325,48 @@ def test_a_live_call_keeps_probing() -> None:
     fine = build_response(probes[0].request, 200)
     assert call.on_response(probes[0].context, fine, 302.0) == []
     assert call.state is CallState.CONFIRMED and call.next_deadline() == 1.1 + 2 * call.probe_interval
+
+
+# -- the shell decides what follows the last stage (feature engine fallbacks) --------------------------------
+def ringing_ended(actions: list[Action]) -> list[RingingEnded]:
+    return [a for a in actions if isinstance(a, RingingEnded)]
+
+
+def test_all_legs_busy_asks_the_shell_and_continue_with_rings_a_new_stage() -> None:
+    call, _ = new_call()
+    invites = sent(call.ring([Stage(targets(B1, B2))], now=0.0, ask_when_done=True), "invite")
+    first = call.on_response(invites[0].context, answer(invites[0].request, 486, "b1"), 1.0)
+    assert not ringing_ended(first) and call.state is CallState.RINGING
+    last = call.on_response(invites[1].context, answer(invites[1].request, 486, "b2"), 1.1)
+    assert ringing_ended(last) == [RingingEnded(busy=True, status=486)]
+    assert not [a for a in last if isinstance(a, Respond)], "the caller is not answered yet"
+    forward = sent(call.continue_with([Stage(targets(B2), ring_seconds=10.0)], 1.2), "invite")
+    assert [i.destination for i in forward] == [B2]
+    answered = call.on_response(forward[0].context, answer(forward[0].request, 200, "b3", SDP), 2.0)
+    assert [a.response.status for a in answered if isinstance(a, Respond)] == [200]
+
+
+def test_stage_timer_ends_as_no_answer_and_cancels_the_ringing_legs() -> None:
+    call, _ = new_call()
+    invites = sent(call.ring([Stage(targets(B1), ring_seconds=15.0)], now=0.0, ask_when_done=True), "invite")
+    call.on_response(invites[0].context, answer(invites[0].request, 180, "b1"), 1.0)
+    assert call.next_deadline() == 16.0  # counted from the first ringing, not from the INVITE
+    actions = call.on_timer(16.0)
+    assert len(sent(actions, "cancel")) == 1
+    assert ringing_ended(actions) == [RingingEnded(busy=False, status=480)]
+
+
+def test_a_decline_is_busy_for_the_shell() -> None:
+    call, _ = new_call()
+    invites = sent(call.ring([Stage(targets(B1, B2))], now=0.0, ask_when_done=True), "invite")
+    actions = call.on_response(invites[0].context, answer(invites[0].request, 603, "b1"), 1.0)
+    assert len(sent(actions, "cancel")) == 1  # the other fork stops
+    assert ringing_ended(actions) == [RingingEnded(busy=True, status=603)]
+
+
+def test_without_asking_the_end_of_the_stages_fails_the_caller_as_before() -> None:
+    call, _ = new_call()
+    invites = sent(call.ring([Stage(targets(B1))], now=0.0), "invite")
+    actions = call.on_response(invites[0].context, answer(invites[0].request, 486, "b1"), 1.0)
+    assert [a.response.status for a in actions if isinstance(a, Respond)] == [486]
+    assert not ringing_ended(actions)
