@@ -18,6 +18,7 @@ whose carrier trunk lives on a port of our choosing (the demo's 5090 may be in u
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -175,6 +176,10 @@ class SippProcess:
 
     def running(self) -> bool:
         return self.proc.poll() is None
+
+    def log_text(self) -> str:
+        """What its `<log>` actions wrote so far (SIPp flushes each line), while it still runs."""
+        return "".join(path.read_text("utf-8", "replace") for path in self.workdir.glob("*_logs.log"))
 
     def stop(self) -> SippRun:
         """SIGUSR1 (SIPp's 'stop gracefully'), then SIGKILL; returns what it wrote."""
@@ -363,9 +368,12 @@ def server_status(server: ServerProcess) -> dict[str, object]:
 
 
 # -- provisioning ------------------------------------------------------------------------------------------------
-def demo_group_with_trunk(trunk_port: int, numbers: Sequence[str] = ("+",)) -> str:
-    """examples/demo-group.toml with the carrier trunk (and its trusted source) moved to `trunk_port`."""
+def demo_group_with_trunk(trunk_port: int, numbers: Sequence[str] = ("+",), seconds_per_ring: int = 5) -> str:
+    """examples/demo-group.toml with the carrier trunk (and its trusted source) moved to `trunk_port`, and
+    `seconds_per_ring` (a ring lasts 5 s in the demo; feature tests make it 1 s)."""
     text = (REPO_ROOT / "examples" / "demo-group.toml").read_text("utf-8")
+    text, changed = re.subn(r"(?m)^seconds_per_ring = 5$", f"seconds_per_ring = {seconds_per_ring}", text)
+    assert changed == 1, "examples/demo-group.toml: seconds_per_ring line not found"
     text, changed = re.subn(r"(?m)^port = 5090$", f"port = {trunk_port}", text)
     assert changed == 1, "examples/demo-group.toml: trunk port line not found"
     text, changed = re.subn(r'(?m)^inbound_addresses = \["127\.0\.0\.1:5090"\]',
@@ -377,17 +385,36 @@ def demo_group_with_trunk(trunk_port: int, numbers: Sequence[str] = ("+",)) -> s
     return text
 
 
-def provision_demo_with_trunk(data_dir: Path, trunk_port: int, numbers: Sequence[str] = ("+",)) -> None:
+def provision_demo_with_trunk(data_dir: Path, trunk_port: int, numbers: Sequence[str] = ("+",),
+                              seconds_per_ring: int = 5) -> None:
     """Apply the demo group, trunk on `trunk_port`, to `data_dir` (start the server with demo=False)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir.parent / f"group-{trunk_port}.toml"
-    path.write_text(demo_group_with_trunk(trunk_port, numbers), "utf-8")
+    path.write_text(demo_group_with_trunk(trunk_port, numbers, seconds_per_ring), "utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "sipserver", "provision", "apply", str(path), "--data-dir", str(data_dir)],
         cwd=str(REPO_ROOT), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"provision apply failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+def set_services(data_dir: Path, user_id: str, settings: Mapping[str, object]) -> None:
+    """Change some of a user's service settings in `data_dir` the way the portal does (the subscriber store's
+    `update_services`), running server or not: `{"forward_always": {"active": True, "number": "203"}}`."""
+    from features.model import ServiceSettings
+    from storage.subscribers import SqliteSubscriberStore
+
+    async def update() -> None:
+        store = await SqliteSubscriberStore.open(data_dir)
+        try:
+            user = await store.get_user(user_id)
+            assert user is not None, f"no user {user_id}"
+            await store.update_services(user_id, ServiceSettings.from_dict({**user.services.to_dict(), **settings}))
+        finally:
+            await store.close()
+
+    asyncio.run(update())
 
 
 @contextlib.contextmanager
@@ -406,10 +433,10 @@ class GroupTemplate:
     trunk_port: int
 
     @classmethod
-    def create(cls, where: Path) -> GroupTemplate:
+    def create(cls, where: Path, *, seconds_per_ring: int = 5) -> GroupTemplate:
         trunk_port = free_port(LOCAL_HOST)
         data_dir = where / "template-data"
-        provision_demo_with_trunk(data_dir, trunk_port)
+        provision_demo_with_trunk(data_dir, trunk_port, seconds_per_ring=seconds_per_ring)
         return cls(data_dir, trunk_port)
 
     def copy_to(self, data_dir: Path) -> Path:
