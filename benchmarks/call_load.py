@@ -5,6 +5,7 @@ SIPp pair back to back as the ceiling; and the server's memory per established c
     python benchmarks/call_load.py --rates 100,200,400 --duration 15 --hold-ms 1000
     python benchmarks/call_load.py --skip-direct --memory 2000       # server series + one memory point
     python benchmarks/call_load.py --skip-server --skip-memory --direct-rates 1000,4000,8000
+    python benchmarks/call_load.py --features --skip-direct --skip-memory  # callee with features configured
 
 Topology (performance.md): the server runs with a demo group whose carrier trunk is on a free port P. The
 callee is a SIPp registered as user 202 (digest REGISTER, `call_basic/register.xml`), then answering every call
@@ -53,6 +54,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.feature_decisions import FEATURED  # noqa: E402
 from benchmarks.sipp_results import percentile, read_rtts, read_stats, run_bounded  # noqa: E402
 from tests.helpers.server import (  # noqa: E402
     DEMO_USERS,
@@ -61,7 +63,7 @@ from tests.helpers.server import (  # noqa: E402
     free_port,
     media_and_control_ports,
 )
-from tests.helpers.sipp_calls import provision_demo_with_trunk, scenario, wait_udp_bound  # noqa: E402
+from tests.helpers.sipp_calls import provision_demo_with_trunk, scenario, set_services, wait_udp_bound  # noqa: E402
 from tests.integration.sipp import sipp_binary  # noqa: E402
 
 DEFAULT_RATES = (100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600)
@@ -299,6 +301,7 @@ class Bench:
     server_args: list[str]
     stack: contextlib.ExitStack
     tracebacks: list[str] = field(default_factory=list)
+    features: bool = False  # the callee has forwarding, a schedule criterion and simultaneous ring configured
 
     def __enter__(self) -> Bench:
         self.stack.__enter__()
@@ -312,6 +315,8 @@ class Bench:
         trunk_port = free_port(LOCAL)
         data_dir = self.work / f"data-{name}"
         provision_demo_with_trunk(data_dir, trunk_port)
+        if self.features:
+            set_services(data_dir, "marie.martin", FEATURED)
         server = ServerProcess.start(data_dir, demo=False, http=True, extra_args=self.server_args,
                                      log_dir=self.work)
 
@@ -485,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold-ms", type=int, default=1000, help="hold time of each call (SIPp -d)")
     parser.add_argument("--memory", help=f"established-call counts for the memory test (default {DEFAULT_MEMORY})")
     parser.add_argument("--memory-rate", type=int, default=500, help="call rate while building up the calls")
+    parser.add_argument("--features", action="store_true",
+                        help="give the callee forwarding on busy/no answer, a schedule criterion and simultaneous "
+                             "ring (benchmarks/feature_decisions.py FEATURED): the engine evaluates them every call")
     parser.add_argument("--keep-going", action="store_true",
                         help="run every server step even past the first one with failures (overload behaviour)")
     parser.add_argument("--skip-server", action="store_true")
@@ -515,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def part() -> Bench:
             """Processes started for one part are stopped (by PID) when its `with` block ends."""
-            return Bench(work, server_args, contextlib.ExitStack(), tracebacks)
+            return Bench(work, server_args, contextlib.ExitStack(), tracebacks, features=args.features)
 
         if not args.skip_server:
             with part() as bench:
