@@ -319,6 +319,8 @@ class Call:
     next_probe_at: float | None
     stage_ring_seconds: float | None
     ask_when_done: bool  # at the end of the stages, emit RingingEnded instead of failing the A leg
+    release_after: float | None  # answered here (answer_here): hang up this long after the caller's ACK
+    releasing: bool  # the next timer of the confirmed call is that hang-up, not a probe
 
     # -- construction ------------------------------------------------------------------------------------
     def __init__(self, a_invite: SipRequest, a_txn: ServerTransaction, a_source: Endpoint, a_tag: str,
@@ -355,6 +357,8 @@ class Call:
         self.next_probe_at = None
         self.stage_ring_seconds = None
         self.ask_when_done = False
+        self.release_after = None
+        self.releasing = False
 
     @classmethod
     def create(cls, *, a_invite: SipRequest, a_txn: ServerTransaction, a_source: Endpoint, local: LocalAddress,
@@ -384,6 +388,23 @@ class Call:
         if self.caller_user_id is not None:
             actions.append(self._a_state("trying"))
         self._next_stage(now, actions)
+        return actions
+
+    def answer_here(self, body: bytes, content_type: str, now: float, *, hang_up_after: float) -> list[Action]:
+        """Answer the caller ourselves, with no B leg (the confirmation of a feature access code), and hang up
+        `hang_up_after` seconds after the caller's ACK. `body` is our session description (answer or offer)."""
+        actions: list[Action] = []
+        if self.state is not CallState.ROUTING and self.state is not CallState.RINGING:
+            return actions
+        contact = self.local.contact(self.a_source.transport)
+        self.a_dialog = uas_dialog(self.a_invite, self.a_tag, contact)
+        self.a_dialog.early = False
+        self.state = CallState.ANSWERED
+        self.answered_at = now
+        self.release_after = hang_up_after
+        headers = [("Contact", contact), ("Content-Type", content_type)] if body else [("Contact", contact)]
+        response = build_response(self.a_invite, 200, "OK", to_tag=self.a_tag, headers=headers, body=body)
+        actions.append(Respond(self.a_txn, response, retransmit_until_ack=True))
         return actions
 
     def continue_with(self, stages: Iterable[Stage], now: float, *, ask_when_done: bool = False) -> list[Action]:
@@ -562,6 +583,8 @@ class Call:
         if self.state is CallState.ANSWERED and number == self.a_invite.cseq.number:
             self.state = CallState.CONFIRMED
             self.next_probe_at = now + self.probe_interval
+            if self.release_after is not None:
+                self.next_probe_at, self.releasing = now + self.release_after, True
             if self.late_offer and self.winner is not None and self.pending_b_2xx is not None:
                 actions.append(self._ack_b(self.winner, self.pending_b_2xx, body=ack.body,
                                            content_type=ack.content_type))
@@ -677,7 +700,10 @@ class Call:
         actions: list[Action] = []
         if self.state is CallState.CONFIRMED:
             if self.next_probe_at is not None and now >= self.next_probe_at:
-                self._probe(now, actions)
+                if self.releasing:
+                    self._end(now, actions, "released", bye_a=True)
+                else:
+                    self._probe(now, actions)
             return actions
         if self.state is not CallState.RINGING:
             return actions

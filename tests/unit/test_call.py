@@ -370,3 +370,23 @@ def test_without_asking_the_end_of_the_stages_fails_the_caller_as_before() -> No
     actions = call.on_response(invites[0].context, answer(invites[0].request, 486, "b1"), 1.0)
     assert [a.response.status for a in actions if isinstance(a, Respond)] == [486]
     assert not ringing_ended(actions)
+
+
+def test_answer_here_then_hang_up_after_the_ack() -> None:
+    """A feature code's confirmation: answered by us (no B leg), released by our BYE a moment after the ACK."""
+    call, _ = new_call()
+    actions = call.answer_here(SDP, "application/sdp", 0.0, hang_up_after=1.5)
+    (respond,) = [a for a in actions if isinstance(a, Respond)]
+    assert respond.response.status == 200 and respond.retransmit_until_ack and respond.response.body == SDP
+    assert call.state is CallState.ANSWERED and call.next_deadline() is None
+    ack = parse_message(
+        b"ACK sip:b2bua@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bK-ack\r\n"
+        b"Max-Forwards: 70\r\nFrom: <sip:201@callconnect.local>;tag=caller\r\n"
+        b"To: <sip:202@callconnect.local>;tag=" + call.a_tag.encode() + b"\r\nCall-ID: a-call\r\nCSeq: 1 ACK\r\n"
+        b"Content-Length: 0\r\n\r\n")
+    assert isinstance(ack, SipRequest)
+    call.on_a_ack(ack, 0.2)
+    assert call.next_deadline() == 1.7
+    ended = call.on_timer(1.7)
+    assert [a.request.method for a in sent(ended, "bye")] == ["BYE"]
+    assert call.state is CallState.ENDED and any(isinstance(a, CallEnded) for a in ended)
