@@ -130,7 +130,8 @@ class _Parser:
             name=r.required("name"), domain=self.domain, country_code=self.country_code,
             time_zone=r.text("time_zone", "Europe/Brussels"),
             seconds_per_ring=r.integer("seconds_per_ring", 5),
-            voicemail_number=r.text("voicemail_number", "1969"), numbers=self.numbers(r, "numbers"),
+            voicemail_number=r.text("voicemail_number", "1969"), feature_codes=r.text("feature_codes", "both"),
+            numbers=self.numbers(r, "numbers"),
         )
 
     def numbers(self, r: TableReader, key: str) -> tuple[str, ...]:
@@ -300,7 +301,7 @@ def dump_group(desc: GroupDescription) -> str:
         "group": _drop_none({
             "id": g.id, "name": g.name, "domain": g.domain, "country_code": g.country_code,
             "time_zone": g.time_zone, "seconds_per_ring": g.seconds_per_ring,
-            "voicemail_number": g.voicemail_number, "numbers": list(g.numbers),
+            "voicemail_number": g.voicemail_number, "feature_codes": g.feature_codes, "numbers": list(g.numbers),
         }),
         "departments": [{"id": d.id, "name": d.name} for d in desc.departments],
         "users": [_user_dict(u) for u in desc.users],

@@ -10,8 +10,8 @@ Credentials: SIP passwords are never stored, only HA1 = H(sip_username:domain:pa
 (`sip_ha1()`, RFC 7616 §3.4.2, MD5 and SHA-256); portal passwords only as Argon2id hashes. A trunk's password
 is ours towards the carrier and must be sent in clear by us, so it is stored as given.
 
-This module knows nothing of SQL, TOML, SIP messages or sockets; it imports only `features.model` and
-`provisioning.numbers`.
+This module knows nothing of SQL, TOML, SIP messages or sockets; it imports only `features.model`,
+`features.codes` (the feature code styles) and `provisioning.numbers`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from features.codes import CODE_STYLES, CodeStyle
 from features.model import HolidaySchedule, Problem, Schedule, ServiceSettings, SettingError, join_path
 from provisioning.numbers import EMERGENCY_NUMBERS, NumberError, is_e164, to_e164, to_national
 
@@ -180,7 +181,8 @@ class Group:
     """A group: its SIP `domain` is also the digest realm. Times of its schedules are in `time_zone`.
 
     `numbers` lists the group's numbers that no user holds (a main number, for instance); the group's
-    numbers are those plus every user's numbers.
+    numbers are those plus every user's numbers. `feature_codes` says which feature access codes its users
+    may dial (`features.codes`): "star" (`*72…`), "gsm" (`*21*…#`) or "both".
     """
 
     id: str
@@ -191,6 +193,7 @@ class Group:
     time_zone: str = "Europe/Brussels"
     seconds_per_ring: int = 5
     voicemail_number: str = "1969"
+    feature_codes: CodeStyle = "both"
     numbers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -212,6 +215,9 @@ class Group:
             yield "seconds_per_ring", f"must be 1..30, got {self.seconds_per_ring}"
         if _SERVICE_NUMBER.fullmatch(self.voicemail_number) is None:
             yield "voicemail_number", f"must be digits (or * #), got {self.voicemail_number!r}"
+        if self.feature_codes not in CODE_STYLES:
+            yield "feature_codes", (f"must be both, star (*72...) or gsm (*21*...#), "
+                                    f"got {self.feature_codes!r}")
         yield from _numbers_problems("numbers", self.numbers)
 
 

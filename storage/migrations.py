@@ -6,6 +6,8 @@ crash leaves the database at the previous version and two processes starting tog
 Never edit a migration that has shipped: append a new one.
 
 Migration 1 holds the subscriber tables (provisioning), `registrations` (location service) and `call_log`.
+Migration 2 adds `groups.feature_codes` (which feature access codes the group accepts; existing groups
+get 'both').
 This module knows nothing of the rows' meaning beyond their types and constraints.
 """
 
@@ -195,8 +197,15 @@ CREATE TABLE call_log (
 CREATE INDEX call_log_user_started ON call_log (user_id, started_at);
 """
 
+_GROUP_FEATURE_CODES_V2 = """
+-- provisioning.model.Group.feature_codes: star (*72...), gsm (*21*...#) or both.
+ALTER TABLE groups ADD COLUMN feature_codes TEXT NOT NULL DEFAULT 'both'
+    CHECK (feature_codes IN ('both', 'star', 'gsm'));
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, registrations, call log", _SUBSCRIBERS_V1),
+    Migration(2, "groups.feature_codes", _GROUP_FEATURE_CODES_V2),
 )
 
 

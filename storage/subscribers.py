@@ -313,7 +313,7 @@ def _group(r: sqlite3.Row) -> Group:
     return Group(id=r["id"], enterprise_id=r["enterprise_id"], name=r["name"], domain=r["domain"],
                  country_code=r["country_code"], time_zone=r["time_zone"],
                  seconds_per_ring=r["seconds_per_ring"], voicemail_number=r["voicemail_number"],
-                 numbers=tuple(json.loads(r["numbers"])))
+                 feature_codes=r["feature_codes"], numbers=tuple(json.loads(r["numbers"])))
 
 
 def _user(r: sqlite3.Row, numbers: tuple[str, ...]) -> User:
@@ -347,13 +347,13 @@ async def _write_group(db: aiosqlite.Connection, desc: GroupDescription) -> None
                      " ON CONFLICT (id) DO UPDATE SET name = excluded.name", (e.id, e.name))
     await db.execute(
         "INSERT INTO groups (id, enterprise_id, name, domain, country_code, time_zone, seconds_per_ring,"
-        " voicemail_number, numbers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " voicemail_number, feature_codes, numbers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET enterprise_id = excluded.enterprise_id, name = excluded.name,"
         " domain = excluded.domain, country_code = excluded.country_code, time_zone = excluded.time_zone,"
         " seconds_per_ring = excluded.seconds_per_ring, voicemail_number = excluded.voicemail_number,"
-        " numbers = excluded.numbers",
+        " feature_codes = excluded.feature_codes, numbers = excluded.numbers",
         (g.id, g.enterprise_id, g.name, g.domain, g.country_code, g.time_zone, g.seconds_per_ring,
-         g.voicemail_number, _json(list(g.numbers))),
+         g.voicemail_number, g.feature_codes, _json(list(g.numbers))),
     )
     for table in ("devices", "users", "departments", "schedules", "directory_contacts", "trunks"):
         await db.execute(f"DELETE FROM {table} WHERE group_id = ?", (g.id,))

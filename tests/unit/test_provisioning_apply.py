@@ -132,6 +132,21 @@ def test_credentials_rules() -> None:
     ]
 
 
+def test_group_feature_codes() -> None:
+    data = example()
+    assert parse_group(data, "demo.toml").group.feature_codes == "both"  # absent: both styles
+    data["group"]["feature_codes"] = "gsm"
+    d = parse_group(data, "demo.toml")
+    assert d.group.feature_codes == "gsm"
+    assert tomllib.loads(dump_group(d))["group"]["feature_codes"] == "gsm"
+    assert loads_group(dump_group(d), "export.toml").group.feature_codes == "gsm"
+    data["group"]["feature_codes"] = "GSM"
+    assert problems(data) == ["demo.toml: group.feature_codes: must be both, star (*72...) or gsm (*21*...#), "
+                              "got 'GSM'"]
+    data["group"]["feature_codes"] = 2
+    assert problems(data) == ["demo.toml: group.feature_codes: must be a string, got an integer"]
+
+
 def test_missing_sections_and_required_keys() -> None:
     assert problems({"users": [{}]}, "x.toml") == [
         "x.toml: enterprise: is required",

@@ -50,6 +50,15 @@ def test_group_checks_time_zone_domain_and_numbers() -> None:
     assert Group(id="g", enterprise_id="e", name="G", domain="192.0.2.1").seconds_per_ring == 5
 
 
+def test_group_feature_code_style() -> None:
+    assert GROUP.feature_codes == "both"
+    assert replace(GROUP, feature_codes="gsm").feature_codes == "gsm"
+    with pytest.raises(SettingError) as exc:
+        replace(GROUP, feature_codes="cellular")  # type: ignore[arg-type]
+    assert exc.value.problems == (("feature_codes", "must be both, star (*72...) or gsm (*21*...#), "
+                                                    "got 'cellular'"),)
+
+
 def test_user_defaults_and_checks() -> None:
     u = user("usr22211089", numbers=("+3222211089",))
     assert u.sip_username == "usr22211089"

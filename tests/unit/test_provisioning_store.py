@@ -267,6 +267,20 @@ async def test_groups_cannot_share_numbers_ids_or_domains(store: SubscriberStore
     assert [g.id for g in await store.list_groups()] == ["demo"]
 
 
+async def test_the_feature_code_style_is_stored(store: SubscriberStore) -> None:
+    await store.apply_group(demo())
+    assert (await store.export_group("demo")).group.feature_codes == "both"
+    star = replace(demo(), group=replace(demo().group, feature_codes="star"))
+    report = await store.apply_group(star)
+    assert report.count("group") == ChangeCount(updated=1)
+    assert report.count("users") == ChangeCount()
+    assert (await store.export_group("demo")).group.feature_codes == "star"
+    group = (await store.load_directory()).group_by_id("demo")
+    assert group is not None and group.feature_codes == "star"
+    assert [g.feature_codes for g in await store.list_groups()] == ["star"]
+    assert not (await store.apply_group(star)).changed
+
+
 async def test_two_groups(store: SubscriberStore) -> None:
     await store.apply_group(demo())
     report = await store.apply_group(other_group())

@@ -98,6 +98,29 @@ async def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path, m
         assert conn.execute("PRAGMA user_version").fetchone() == (latest_version(),)
 
 
+async def test_groups_of_a_version_1_database_accept_both_code_styles(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS[:1])
+    db = await open_database(tmp_path)
+    await db.execute("INSERT INTO enterprises (id, name) VALUES ('e', 'E')")
+    await db.execute("INSERT INTO groups (id, enterprise_id, name, domain, country_code, time_zone,"
+                     " seconds_per_ring, voicemail_number) VALUES ('g', 'e', 'G', 'g.example', '32',"
+                     " 'Europe/Brussels', 5, '1969')")
+    await db.commit()
+    await db.close()
+    monkeypatch.undo()
+    db = await open_database(tmp_path)
+    try:
+        assert await pragma(db, "user_version") == latest_version() >= 2
+        async with db.execute("SELECT feature_codes FROM groups") as cursor:
+            assert await cursor.fetchall() == [("both",)]
+        await db.execute("UPDATE groups SET feature_codes = 'gsm'")
+        with pytest.raises(sqlite3.IntegrityError):
+            await db.execute("UPDATE groups SET feature_codes = 'cellular'")
+    finally:
+        await db.close()
+
+
 def test_statements_are_split_whole() -> None:
     m = Migration(9, "t", "-- c\nCREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a BEGIN\n"
                           "  UPDATE a SET x = 1;\nEND;\n-- trailing comment\n")
