@@ -16,7 +16,8 @@ from typing import Final
 
 import structlog
 
-from provisioning.model import Directory
+from features.codes import CodeRefused, FeatureCode, apply_feature_code, parse_feature_code
+from provisioning.model import Directory, User
 from provisioning.store import SubscriberStore
 from sipserver.aio.batching import BindingWriter, ignore_failure
 from sipserver.aio.calls import CallController
@@ -223,6 +224,10 @@ class Application:
             return
         if request.method == "INVITE":
             if isinstance(outcome, Authenticated):
+                code = parse_feature_code(request.request_uri.unescaped_user or "", outcome.group.feature_codes)
+                if code is not None:
+                    self._on_feature_code(event, outcome.user, code, now)
+                    return
                 self.calls.start_from_user(event, outcome.user, outcome.group, self.directory, now)
             else:
                 self.calls.start_from_trunk(event, outcome.trunk, self.directory, now)
@@ -235,6 +240,34 @@ class Application:
         caller = outcome.user.user_id if isinstance(outcome, Authenticated) else outcome.trunk.id
         log.info("request_not_served", method=request.method, caller=caller)
         self.stack.reply(txn, 480, now, "Temporarily Unavailable")
+
+    def _on_feature_code(self, event: RequestReceived, user: User, code: FeatureCode | CodeRefused,
+                         now: float) -> None:
+        """`*72<number>`, `#21#`, `*78`...: change the user's stored setting (the one the portal shows), then
+        answer and hang up as the confirmation; a bad code or value gets its 484/404 at once."""
+        call = self.calls.start_local(event, user, now)
+        if call is None:
+            return
+        settings = code if isinstance(code, CodeRefused) else apply_feature_code(code, user.services)
+        if isinstance(settings, CodeRefused):
+            log.info("feature_code_refused", user=user.user_id, status=settings.status, reason=settings.reason)
+            self.calls.refuse_local(call, settings.status, settings.reason, now)
+            return
+        assert isinstance(code, FeatureCode)
+        written = asyncio.ensure_future(self.subscribers.update_services(user.user_id, settings))
+
+        def done(future: asyncio.Future[None]) -> None:
+            later = self._now()
+            if future.cancelled() or future.exception() is not None:
+                log.error("feature_code_not_stored", user=user.user_id, code=code.confirmation,
+                          error=None if future.cancelled() else repr(future.exception()))
+                self.calls.refuse_local(call, 500, "Could Not Store Setting", later)
+            else:
+                log.info("feature_code", user=user.user_id, change=code.confirmation)
+                self.calls.confirm_local(call, later)
+            self._flush()
+
+        written.add_done_callback(done)
 
     # -- housekeeping -------------------------------------------------------------------------------------
     def expire_bindings(self) -> list[BindingChange]:

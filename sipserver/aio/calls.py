@@ -40,6 +40,7 @@ from sipserver.b2bua.diversion import diversions_in
 from sipserver.b2bua.live import LiveCalls
 from sipserver.b2bua.location import LocationService
 from sipserver.b2bua.routing import ToTrunk, ToUser, Unroutable, parse_dialled, route, route_from_trunk
+from sipserver.b2bua.sdp import inactive_session
 from sipserver.b2bua.termination import CallerInfo, Plan, Termination, Terminator, VoicemailService, trunk_target
 from sipserver.events import (
     AckReceived,
@@ -126,6 +127,24 @@ class CallController:
         destination = route_from_trunk(digits, trunk, directory)
         self._route(call, destination, info, now, dialled=(digits, ""), directory=directory,
                     incoming_diversions=diversions_in(request))
+
+    # -- calls answered here: feature access codes -------------------------------------------------------
+    def start_local(self, event: RequestReceived, caller: User, now: float) -> Call | None:
+        """A call from `caller` that we answer ourselves (a feature code); None when it was refused already
+        (loop, Max-Forwards, overload). Finish it with `confirm_local` or `refuse_local`."""
+        call = self._new_call(event, identity.ANONYMOUS, caller.user_id, now)
+        if call is not None:
+            dialled = event.request.request_uri.unescaped_user or ""
+            self._presentations[id(call)] = Presentation(caller_as_seen=("", ""), dialled=(dialled, ""))
+        return call
+
+    def confirm_local(self, call: Call, now: float, hang_up_after: float = 1.0) -> None:
+        """Answer with an inactive session and hang up a moment after the ACK: "done"."""
+        body = inactive_session(call.a_invite.body, call.local.host, int(self._wall_clock()))
+        self._execute(call, call.answer_here(body, "application/sdp", now, hang_up_after=hang_up_after), now)
+
+    def refuse_local(self, call: Call, status: int, reason: str, now: float) -> None:
+        self._execute(call, call.reject(status, now, reason), now)
 
     def _new_call(self, event: RequestReceived, caller: Party, caller_user_id: str | None, now: float
                   ) -> Call | None:

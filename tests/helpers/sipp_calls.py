@@ -417,6 +417,22 @@ def set_services(data_dir: Path, user_id: str, settings: Mapping[str, object]) -
     asyncio.run(update())
 
 
+def read_services(data_dir: Path, user_id: str) -> dict[str, object]:
+    """A user's stored service settings (plain form), read from `data_dir` as the portal would."""
+    from storage.subscribers import SqliteSubscriberStore
+
+    async def read() -> dict[str, object]:
+        store = await SqliteSubscriberStore.open(data_dir)
+        try:
+            user = await store.get_user(user_id)
+            assert user is not None, f"no user {user_id}"
+            return user.services.to_dict()
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
 @contextlib.contextmanager
 def sipp_peers(workdir: Path, server: ServerProcess) -> Iterator[SippPeers]:
     with SippPeers(workdir, (server.host, server.port)) as peers:

@@ -24,6 +24,7 @@ from tests.helpers.sipp_calls import (
     SippProcess,
     SippRun,
     ok,
+    read_services,
     rows_of_call,
     scenario,
     set_services,
@@ -293,3 +294,44 @@ def test_sequential_ring_rings_the_base_then_each_location(make_bed: BedFactory)
     assert abs(logged_time(sophie_rang, "ringing_at") - logged_time(marie_rang, "cancelled_at")) < 1.0
     rows = rows_of_call(bed, caller, 2)
     assert row(rows, MARIE).direction == "received"  # answered at one of her locations
+
+
+# -- feature access codes -------------------------------------------------------------------------------------------
+RELEASED = scenario("call_callee_hangup", "uac.xml")  # answered, then the server hangs up
+
+
+def stored(bed: CallBed, user_id: str) -> dict[str, object]:
+    return read_services(bed.data_dir, user_id)
+
+
+def test_feature_codes_change_the_stored_setting_and_the_next_call(make_bed: BedFactory) -> None:
+    """Marie dials *72203: answered and released by the server (the confirmation), her stored forward always is
+    on to 203 (what the portal shows), and Jean's next call to her reaches Pieter; #21# (GSM style) switches it
+    off again and the call after that rings Marie."""
+    bed = make_bed()
+    ok(bed.peers.caller("202", RELEASED, keys={"dial": "*72203"}))
+    assert stored(bed, MARIE)["forward_always"] == {"active": True, "number": "203", "ring_reminder": False}
+    pieter = bed.peers.callee("203", ANSWER)
+    ok(call(bed, "202"), pieter.wait())
+    ok(bed.peers.caller("202", RELEASED, keys={"dial": "%2321%23"}))  # #21#, escaped in the Request-URI
+    assert stored(bed, MARIE)["forward_always"] == {"active": False, "number": "203", "ring_reminder": False}
+    marie = bed.peers.callee("202", ANSWER)
+    ok(call(bed, "202"), marie.wait())
+
+
+@pytest.mark.parametrize(("code", "status"), [("*72", "484"), ("*7312", "404")])
+def test_bad_feature_codes_are_refused_and_change_nothing(make_bed: BedFactory, code: str, status: str) -> None:
+    bed = make_bed()
+    before = stored(bed, JEAN)
+    assert fails(bed, code) == status
+    assert stored(bed, JEAN) == before
+
+
+def test_do_not_disturb_by_code(make_bed: BedFactory) -> None:
+    """*78 from Marie's phone: the next call to her is busy (no voicemail service here); *79 undoes it."""
+    bed = make_bed()
+    ok(bed.peers.caller("202", RELEASED, keys={"dial": "*78"}))
+    assert stored(bed, MARIE)["dnd"] == {"active": True, "ring_reminder": False}
+    assert fails(bed, "202") == "486"
+    ok(bed.peers.caller("202", RELEASED, keys={"dial": "*79"}))
+    assert stored(bed, MARIE)["dnd"] == {"active": False, "ring_reminder": False}
