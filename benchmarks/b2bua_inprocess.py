@@ -27,6 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.feature_decisions import featured_settings  # noqa: E402
 from sipserver.aio import gcpolicy  # noqa: E402
 from sipserver.aio.application import Application  # noqa: E402
 from sipserver.b2bua.admission import Admission, AdmissionPolicy  # noqa: E402
@@ -57,8 +58,10 @@ async def main() -> None:
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--memory", type=int, metavar="N", help="measure memory per established call instead")
+    parser.add_argument("--features", action="store_true",
+                        help="the callee has the call-load benchmark's features (feature_decisions.FEATURED)")
     args = parser.parse_args()
-    stack, app = await build()
+    stack, app = await build(featured_settings() if args.features else None)
     if args.memory:
         per_call = memory_per_call(stack, app, args.memory)
         print(f"{args.memory} established calls: {per_call / 1024:.1f} KiB of Python heap per call "

@@ -8,6 +8,7 @@ About 50x slower than a plain run: ~3 minutes with the defaults. Needs valgrind 
 
     python benchmarks/call_instructions.py [--few 1000] [--many 3000]
     python benchmarks/call_instructions.py --keep /tmp/cg   # keep callgrind.out files for callgrind_annotate
+    python benchmarks/call_instructions.py --features       # the callee with forwarding, criteria, sim ring
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def instructions(calls: int, out_dir: Path) -> int:
+def instructions(calls: int, out_dir: Path, extra: tuple[str, ...] = ()) -> int:
     """Instructions executed by one in-process run of `calls` calls (callgrind's total Ir)."""
     out = out_dir / f"callgrind.out.{calls}"
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
-         str(REPO_ROOT / "benchmarks" / "b2bua_inprocess.py"), "--calls", str(calls)],
+         str(REPO_ROOT / "benchmarks" / "b2bua_inprocess.py"), "--calls", str(calls), *extra],
         cwd=str(REPO_ROOT), env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True,
         timeout=3600, check=False,
     )
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--few", type=int, default=1000)
     parser.add_argument("--many", type=int, default=3000)
     parser.add_argument("--keep", type=Path, help="directory for the callgrind.out files")
+    parser.add_argument("--features", action="store_true", help="the callee has the call-load --features settings")
     args = parser.parse_args()
     if args.many <= args.few:
         parser.error("--many must be larger than --few")
@@ -51,7 +53,8 @@ def main() -> None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
     out_dir = args.keep or Path(tempfile.mkdtemp(prefix="call-instructions-"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    few, many = instructions(args.few, out_dir), instructions(args.many, out_dir)
+    extra = ("--features",) if args.features else ()
+    few, many = instructions(args.few, out_dir, extra), instructions(args.many, out_dir, extra)
     per_call = (many - few) / (args.many - args.few)
     print(f"{per_call:,.0f} instructions per call ({args.few} and {args.many} calls: {few:,} and {many:,})")
     if args.keep is None:

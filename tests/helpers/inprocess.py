@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from features.model import ServiceSettings
 from provisioning.demo import demo_group_description
 from provisioning.store import InMemorySubscriberStore
 from sipserver.address import Endpoint
@@ -80,9 +81,12 @@ def phone_response(request: bytes, status: int, reason: str, tag: str, body: byt
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-async def build() -> tuple[SipStack, Application]:
+async def build(callee_services: ServiceSettings | None = None) -> tuple[SipStack, Application]:
+    """The demo group in memory, Marie's phone registered; `callee_services` replaces her settings."""
     store = InMemorySubscriberStore()
     await store.apply_group(demo_group_description("callconnect.local"))
+    if callee_services is not None:
+        await store.update_services("marie.martin", callee_services)
     directory = await store.load_directory()
     location = LocationService()
     location.apply([BindingChange("sip:marie.martin@callconnect.local", "sip:202@127.0.0.1:7002", Binding(

@@ -287,8 +287,7 @@ def test_do_not_disturb_goes_to_a_voicemail_agent(make_bed: BedFactory, tones: d
     reached by address), which answers; Jean and the voicemail hear each other; Marie's phone never rings; her
     call-log row is "missed" (a call left on voicemail)."""
     server_port = free_port()
-    voicemail_bed = FeatureBed.__new__(FeatureBed)  # placeholder replaced below: the agent needs the server port
-    del voicemail_bed
+    # The agent starts first (the server's --voicemail-uri needs its address), on the port the server will take.
     registrar = f"sip:127.0.0.1:{server_port}"
     voicemail = PjsuaAgent.start(
         user=VOICEMAIL, password="unused", registrar=registrar, domain="127.0.0.1", log_dir=tmp_path / "pjsua",
@@ -358,6 +357,7 @@ def test_call_waiting(make_bed: BedFactory, call_waiting: bool) -> None:
         assert (row(rows, MARIE).direction, row(rows, MARIE).other_number) == ("missed", "201"), rows
 
     assert "DISCONNECTED" not in states(marie, mid), marie.describe()
+    time.sleep(1.0)  # a second of each tone at the far end of the first call
     pieter.call_command(f"hangup {first}")
     ended_first = marie.wait_call_state(mid, "DISCONNECTED", timeout=PROMPT)
     assert status_of(ended_first) == 200, ended_first.line
@@ -384,7 +384,7 @@ def test_simultaneous_ring_first_answer_wins(make_bed: BedFactory) -> None:
     answer(jean, cid, pieter, pid)
     cancelled = marie.wait_call_state(mid, "DISCONNECTED", timeout=PROMPT)
     assert "CONFIRMED" not in states(marie, mid), marie.describe()
-    assert status_of(cancelled) in (200, 487), cancelled.line  # CANCEL, Reason "Call completed elsewhere"
+    assert status_of(cancelled) == 487, cancelled.line
     talk_and_hang_up(jean, cid, pieter, pid, TONES["203"], TONES["201"])
 
     rows = bed.call_log(jean.sip_call_id(cid), 2)

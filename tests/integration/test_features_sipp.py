@@ -130,6 +130,18 @@ def test_forward_always_to_a_colleague(make_bed: BedFactory) -> None:
     assert (row(rows, PIETER).direction, row(rows, PIETER).other_number) == ("received", "201")
 
 
+def test_colr_hides_who_answered_a_forwarded_call(make_bed: BedFactory) -> None:
+    """Pieter has connected line restriction: Jean, forwarded to him by Marie, is not told who answered; his
+    call log then shows the number he dialled (202), not Pieter's."""
+    bed = make_bed(**{MARIE: {"forward_always": forward("203")}, PIETER: {"colr": {"active": True}}})
+    pieter = bed.peers.callee("203", ANSWER)
+    caller = call(bed, "202")
+    ok(caller, pieter.wait())
+    assert only(caller.logged("connected"), "connected", caller) == ""
+    rows = rows_of_call(bed, caller, 3)
+    assert (row(rows, JEAN).direction, row(rows, JEAN).other_number) == ("placed", "202")
+
+
 def test_forward_busy(make_bed: BedFactory) -> None:
     """Marie's phone answers 486: the call goes on to Pieter with cause 486 / reason user-busy."""
     bed = make_bed(**{MARIE: {"forward_busy": forward("022211203")}})
