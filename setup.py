@@ -1,9 +1,9 @@
 """Compiles the SIP hot path with mypyc (part of mypy) into C extension modules; the rest stays plain Python.
 
 The modules below handle every message and every call: parsing, transactions, dialogs, the B2BUA call machine,
-the routing and identity rules and the subscriber model they read. They are strictly typed already (`mypy`
-runs in the test command), and mypyc turns those types into native classes and direct calls: about 1.6x less
-CPU per call (BENCHMARKS.md). The `.py` files stay the source of truth and run as they are when
+the routing and identity rules, the feature engine and the subscriber model they read. They are strictly typed
+already (`mypy` runs in the test command), and mypyc turns those types into native classes and direct calls:
+about 1.6x less CPU per call (BENCHMARKS.md). The `.py` files stay the source of truth and run as they are when
 `CALLCONNECT_PURE_PYTHON=1` is set at install time (no C compiler needed, slower). Everything else is
 configured in pyproject.toml.
 """
@@ -41,6 +41,8 @@ COMPILED_MODULES = [
     "sipserver/b2bua/location.py",
     "sipserver/b2bua/registrar.py",
     "sipserver/b2bua/routing.py",
+    "sipserver/b2bua/termination.py",
+    "sipserver/b2bua/diversion.py",
     "sipserver/b2bua/uac_auth.py",
     "sipserver/aio/application.py",
     "sipserver/aio/calls.py",
@@ -49,6 +51,8 @@ COMPILED_MODULES = [
     "sipserver/aio/batching.py",
     "sipserver/aio/loadmonitor.py",
     "features/model.py",
+    "features/schedules.py",
+    "features/engine.py",
     "provisioning/model.py",
     "provisioning/numbers.py",
 ]

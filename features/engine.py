@@ -49,88 +49,134 @@ Service = Literal["forward_always", "forward_busy", "forward_no_answer", "forwar
 
 
 # -- input ---------------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Presence:
     """U's live state: how many devices are registered, how many established calls U is on."""
 
-    registered_devices: int
-    calls: int = 0
+    registered_devices: Final[int]
+    calls: Final[int]
+
+    def __init__(self, registered_devices: int, calls: int = 0) -> None:
+        self.registered_devices = registered_devices
+        self.calls = calls
 
     @property
     def on_call(self) -> bool:
         return self.calls > 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class CallContext:
     """Everything a decision for one call to U reads. `diverted_by` lists who diverted this call so far,
     oldest first (user ids for our users, numbers for diversions reported by a carrier); `disabled` names
     services that cannot be carried out for this call (their forward number is unroutable)."""
 
-    user_id: str
-    services: ServiceSettings
-    schedules: ScheduleBook
-    time_zone: str
-    seconds_per_ring: int
-    presence: Presence
-    caller: CallerNumbers
-    now: float
-    voicemail_available: bool = False
-    diverted_by: tuple[str, ...] = ()
-    disabled: frozenset[str] = frozenset()
+    user_id: Final[str]
+    services: Final[ServiceSettings]
+    schedules: Final[ScheduleBook]
+    time_zone: Final[str]
+    seconds_per_ring: Final[int]
+    presence: Final[Presence]
+    caller: Final[CallerNumbers]
+    now: Final[float]
+    voicemail_available: Final[bool]
+    diverted_by: Final[tuple[str, ...]]
+    disabled: Final[frozenset[str]]
+
+    def __init__(self, user_id: str, services: ServiceSettings, schedules: ScheduleBook, time_zone: str,
+                 seconds_per_ring: int, presence: Presence, caller: CallerNumbers, now: float,
+                 voicemail_available: bool = False, diverted_by: tuple[str, ...] = (),
+                 disabled: frozenset[str] = frozenset()) -> None:
+        self.user_id = user_id
+        self.services = services
+        self.schedules = schedules
+        self.time_zone = time_zone
+        self.seconds_per_ring = seconds_per_ring
+        self.presence = presence
+        self.caller = caller
+        self.now = now
+        self.voicemail_available = voicemail_available
+        self.diverted_by = diverted_by
+        self.disabled = disabled
 
     def without(self, service: str) -> CallContext:
         return replace(self, disabled=self.disabled | {service})
 
 
 # -- output --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class UserDevices:
     """Every registered device of a user."""
 
-    user_id: str
+    user_id: Final[str]
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Number:
     """A number to ring on U's behalf (simultaneous or sequential ring location): a user or an outside line."""
 
-    number: str
+    number: Final[str]
+
+    def __init__(self, number: str) -> None:
+        self.number = number
 
 
 Location = UserDevices | Number
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class RingStage:
     """Locations ringing together; `seconds` None: until the caller gives up (nothing to do on no answer)."""
 
-    locations: tuple[Location, ...]
-    seconds: float | None
+    locations: Final[tuple[Location, ...]]
+    seconds: Final[float | None]
+
+    def __init__(self, locations: tuple[Location, ...], seconds: float | None) -> None:
+        self.locations = locations
+        self.seconds = seconds
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Ring:
-    stages: tuple[RingStage, ...]
-    service: str  # which rule chose it: "ring devices", "simultaneous ring", "sequential ring"
+    stages: Final[tuple[RingStage, ...]]
+    service: Final[str]  # which rule chose it: "ring devices", "simultaneous ring", "sequential ring"
+
+    def __init__(self, stages: tuple[RingStage, ...], service: str) -> None:
+        self.stages = stages
+        self.service = service
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Divert:
-    number: str
-    reason: DiversionReason
-    service: Service
+    number: Final[str]
+    reason: Final[DiversionReason]
+    service: Final[Service]
+
+    def __init__(self, number: str, reason: DiversionReason, service: Service) -> None:
+        self.number = number
+        self.reason = reason
+        self.service = service
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class ToVoicemail:
-    reason: DiversionReason
+    reason: Final[DiversionReason]
+
+    def __init__(self, reason: DiversionReason) -> None:
+        self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Reject:
-    status: int
-    reason: str
+    status: Final[int]
+    reason: Final[str]
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
 
 
 Decision = Ring | Divert | ToVoicemail | Reject

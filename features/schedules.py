@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from features.model import Criterion, HolidaySchedule, Schedule
@@ -31,13 +31,18 @@ __all__ = ["CallerNumbers", "LocalTime", "ScheduleBook", "criterion_matches", "l
 CallerKind = Literal["internal", "external", "anonymous", "unavailable"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class LocalTime:
     """A moment as the group's clocks show it."""
 
-    day: date
-    weekday: int  # 0 = Monday
-    minute: int   # minutes since local midnight, 0..1439
+    day: Final[date]
+    weekday: Final[int]  # 0 = Monday
+    minute: Final[int]   # minutes since local midnight, 0..1439
+
+    def __init__(self, day: date, weekday: int, minute: int) -> None:
+        self.day = day
+        self.weekday = weekday
+        self.minute = minute
 
 
 @lru_cache(maxsize=64)
@@ -55,23 +60,34 @@ def local_time(epoch: float, time_zone: str) -> LocalTime:
     return LocalTime(day=moment.date(), weekday=moment.weekday(), minute=moment.hour * 60 + moment.minute)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class CallerNumbers:
     """Who calls, as criteria see them: `kind`, and every form of their number that a pattern may be written
     in (E.164 `+3222211201`, national `022211201`, extension `201`). Empty for anonymous/unavailable."""
 
-    kind: CallerKind
-    forms: tuple[str, ...] = ()
+    kind: Final[CallerKind]
+    forms: Final[tuple[str, ...]]
+
+    def __init__(self, kind: CallerKind, forms: tuple[str, ...] = ()) -> None:
+        self.kind = kind
+        self.forms = forms
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class ScheduleBook:
     """The schedules a user's criteria may name: the user's own first, then the group's (features.md)."""
 
-    user_time: tuple[Schedule, ...] = ()
-    user_holiday: tuple[HolidaySchedule, ...] = ()
-    group_time: tuple[Schedule, ...] = ()
-    group_holiday: tuple[HolidaySchedule, ...] = ()
+    user_time: Final[tuple[Schedule, ...]]
+    user_holiday: Final[tuple[HolidaySchedule, ...]]
+    group_time: Final[tuple[Schedule, ...]]
+    group_holiday: Final[tuple[HolidaySchedule, ...]]
+
+    def __init__(self, user_time: tuple[Schedule, ...] = (), user_holiday: tuple[HolidaySchedule, ...] = (),
+                 group_time: tuple[Schedule, ...] = (), group_holiday: tuple[HolidaySchedule, ...] = ()) -> None:
+        self.user_time = user_time
+        self.user_holiday = user_holiday
+        self.group_time = group_time
+        self.group_holiday = group_holiday
 
     def time_schedule(self, name: str) -> Schedule | None:
         for schedule in self.user_time:

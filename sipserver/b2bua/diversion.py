@@ -30,12 +30,16 @@ _DIVERSION_REASONS: Final = frozenset({"unknown", "user-busy", "no-answer", "una
                                        "out-of-service", "away"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Hop:
     """`uri` (a bare SIP URI, no brackets) diverted the call to the next party for `reason`."""
 
-    uri: str
-    reason: str
+    uri: Final[str]
+    reason: Final[str]
+
+    def __init__(self, uri: str, reason: str) -> None:
+        self.uri = uri
+        self.reason = reason
 
 
 def _add_param(uri: str, param: str) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from features.engine import (
@@ -60,12 +60,16 @@ _BUSY_REASONS: Final = frozenset({"user-busy", "do-not-disturb"})
 Plan = tuple[Stage, ...] | Reject
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class VoicemailService:
     """Where the voicemail service listens: `uri` as configured (`sip:voicemail@127.0.0.1:5080`)."""
 
-    uri: str
-    destination: Endpoint
+    uri: Final[str]
+    destination: Final[Endpoint]
+
+    def __init__(self, uri: str, destination: Endpoint) -> None:
+        self.uri = uri
+        self.destination = destination
 
     @classmethod
     def from_uri(cls, text: str) -> VoicemailService:
@@ -87,16 +91,25 @@ class VoicemailService:
         return cls(uri=text, destination=Endpoint(transport, host, uri.port or 5060))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class CallerInfo:
     """Who calls, fixed for the whole call."""
 
-    caller_id: identity.CallerId
-    internal: bool
-    user: User | None  # the calling user, for a call from a phone of ours
-    group: Group       # the caller's group (or the trunk's)
-    hide_identity: bool | None  # *67 / *65 for this call
-    numbers: CallerNumbers
+    caller_id: Final[identity.CallerId]
+    internal: Final[bool]
+    user: Final[User | None]  # the calling user, for a call from a phone of ours
+    group: Final[Group]       # the caller's group (or the trunk's)
+    hide_identity: Final[bool | None]  # *67 / *65 for this call
+    numbers: Final[CallerNumbers]
+
+    def __init__(self, caller_id: identity.CallerId, internal: bool, user: User | None, group: Group,
+                 hide_identity: bool | None, numbers: CallerNumbers) -> None:
+        self.caller_id = caller_id
+        self.internal = internal
+        self.user = user
+        self.group = group
+        self.hide_identity = hide_identity
+        self.numbers = numbers
 
     @classmethod
     def of(cls, caller_id: identity.CallerId, *, internal: bool, user: User | None, group: Group,
@@ -116,19 +129,29 @@ class CallerInfo:
         return cls(caller_id, internal, user, group, hide_identity, numbers)
 
 
-@dataclass(slots=True)
+@dataclass(init=False, eq=False, slots=True)
 class Termination:
     """One call's terminating state between decisions: whose features apply now (`served`, None once the call
     left our users: trunk, voicemail), the diversions so far, and the answer if the current stages fail."""
 
     caller: CallerInfo
-    incoming_diversions: int = 0
-    served: User | None = None
-    served_group: Group | None = None
-    first_uri: str | None = None
-    hops: list[Hop] = field(default_factory=list)
-    diverted_by: list[str] = field(default_factory=list)
-    final: Reject | None = None
+    incoming_diversions: int
+    served: User | None
+    served_group: Group | None
+    first_uri: str | None
+    hops: list[Hop]
+    diverted_by: list[str]
+    final: Reject | None
+
+    def __init__(self, caller: CallerInfo, incoming_diversions: int = 0) -> None:
+        self.caller = caller
+        self.incoming_diversions = incoming_diversions
+        self.served = None
+        self.served_group = None
+        self.first_uri = None
+        self.hops = []
+        self.diverted_by = []
+        self.final = None
 
 
 def user_uri(user: User, group: Group) -> str:
@@ -199,7 +222,7 @@ class Terminator:
             if isinstance(decision, ToVoicemail):
                 return self._to_voicemail(term, user, group, decision)
             destination = route(decision.number, group, directory)
-            if not isinstance(destination, ToTrunk | ToUser):  # not dialable after all: as if that service was off
+            if not isinstance(destination, (ToTrunk, ToUser)):  # not dialable after all: as if that service was off
                 ctx = ctx.without(decision.service)
                 decision = redecide(ctx)
                 continue

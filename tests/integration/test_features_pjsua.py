@@ -8,11 +8,15 @@ carries audio with the caller. A fresh server per test on free ports, the demo g
 and sends its INVITEs through the server; the server relays SDP only, so RTP flows straight between the agents
 and an answered call is proved by each side's recording holding the other side's tone.
 
+What a phone received on the wire is read from its pjsip log (level 4 dumps every message).
+
 Covered:
-- forward on no answer (2 rings): Marie's phone rings about 2 s and is cancelled (487), then Pieter's rings,
-  answers, and Jean and Pieter hear each other; call log: Jean placed (to 203), Marie missed, Pieter received;
-- simultaneous ring with Pieter's line: both phones ring at once, Pieter answers, Marie's phone is cancelled;
-  Jean and Pieter hear each other; Marie's row is "received" (answered elsewhere is never missed);
+- forward on no answer (2 rings): Marie's phone rings about 2 s and is cancelled (487, not "completed
+  elsewhere"), then Pieter's rings (Diversion reason no-answer, History-Info cause 408), answers, and Jean and
+  Pieter hear each other; call log: Jean placed (to 203), Marie missed, Pieter received;
+- simultaneous ring with Pieter's line: both phones ring at once, Pieter answers, Marie's phone is cancelled
+  (Reason "Call completed elsewhere"); Jean and Pieter hear each other; Marie's row is "received" (answered
+  elsewhere is never missed);
 - do not disturb without voicemail: Jean gets 486 without ringing, Marie's phone never rings;
 - forward always beats do not disturb: Pieter's phone rings and answers, Marie's never rings;
 - do not disturb with voicemail: a pjsua agent listening at `--voicemail-uri` is called and answers, with audio
@@ -24,6 +28,7 @@ Covered:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +45,8 @@ from tests.integration.conftest import ServerFactory
 pytestmark = pytest.mark.integration
 
 JEAN, MARIE, PIETER = "jean.dupont", "marie.martin", "pieter.peeters"
+MARIE_URI = "sip:+3222211202@callconnect.local;user=phone"
+PIETER_URI = "sip:+3222211203@callconnect.local;user=phone"
 VOICEMAIL = "voicemail"
 TONES = {"201": 440.0, "202": 1000.0, "203": 697.0, VOICEMAIL: 1209.0}  # what each agent plays
 # Waveform codecs for the tone checks (pjsua's first choice, speex, sometimes turns a pure tone into loud noise)
@@ -173,6 +180,20 @@ def never_rang(agent: PjsuaAgent, *, after: int = 0) -> None:
     assert not incoming, f"this phone should not have rung: {[e.line for e in incoming]}\n{agent.describe()}"
 
 
+def received_requests(agent: PjsuaAgent, method: str) -> list[str]:
+    """Every `method` request the agent received, as pjsip logged it (log level 4 dumps each message). The agent
+    is quit first: its log reaches the file in full only when it exits."""
+    agent.close()
+    text = agent.stderr_path.read_text("utf-8", "replace")
+    pattern = re.compile(rf"RX \d+ bytes Request msg {method}/[^\n]*\n(.*?)\n--end msg--", re.S)
+    return [match.group(1) for match in pattern.finditer(text)]
+
+
+def header(message: str, name: str) -> str | None:
+    match = re.search(rf"(?im)^{re.escape(name)}:[ \t]*(.*?)\s*$", message)
+    return match.group(1) if match else None
+
+
 def rtp_grows(agent: PjsuaAgent, call_id: str, timeout: float = 3.0) -> None:
     """Wait until the agent has received RTP on `call_id`, more than at the first look, and sent some."""
     first_rx, _ = agent.rtp_stats(call_id)
@@ -221,8 +242,9 @@ def talk_and_hang_up(caller: PjsuaAgent, caller_call: str, callee: PjsuaAgent, c
 # -- forwarding ----------------------------------------------------------------------------------------------------
 def test_forward_on_no_answer_rings_marie_then_pieter(make_bed: BedFactory) -> None:
     """CFNA 202 -> 203 after 2 rings of 1 s: only Marie's phone rings first; about 2 s later it is cancelled
-    (487, never answered); then Pieter's phone rings with Jean as the caller, answers, and Jean and Pieter hear
-    each other. Call log: Jean placed (reached 203), Marie missed, Pieter received (from 201)."""
+    (487, never answered; its CANCEL does not say "completed elsewhere"); then Pieter's phone rings with Jean as
+    the caller and Marie as the diverting party (Diversion no-answer, History-Info cause 408), answers, and Jean
+    and Pieter hear each other. Call log: Jean placed (reached 203), Marie missed, Pieter received (from 201)."""
     bed = make_bed(**{MARIE: {"forward_no_answer": forward("203", rings=2)}})
     jean, marie, pieter = bed.phone("201"), bed.phone("202", media=False), bed.phone("203")
 
@@ -244,6 +266,15 @@ def test_forward_on_no_answer_rings_marie_then_pieter(make_bed: BedFactory) -> N
     assert "Jean Dupont" in shown_to_pieter and "201" in shown_to_pieter, shown_to_pieter
     answer(jean, cid, pieter, pid)
     talk_and_hang_up(jean, cid, pieter, pid, TONES["203"], TONES["201"])
+
+    cancels = received_requests(marie, "CANCEL")
+    assert cancels, f"Marie's phone got no CANCEL\n{marie.describe()}"
+    for cancel in cancels:  # a no-answer timeout is not "completed elsewhere"
+        assert "cause=200" not in (header(cancel, "Reason") or ""), cancel
+    invites = received_requests(pieter, "INVITE")
+    assert len(invites) == 1, invites
+    assert header(invites[0], "Diversion") == f"<{MARIE_URI}>;reason=no-answer;counter=1", invites[0]
+    assert f"<{PIETER_URI};cause=408>" in (header(invites[0], "History-Info") or ""), invites[0]
 
     rows = bed.call_log(jean.sip_call_id(cid), 3)
     placed, missed, received = row(rows, JEAN), row(rows, MARIE), row(rows, PIETER)
@@ -369,7 +400,8 @@ def test_call_waiting(make_bed: BedFactory, call_waiting: bool) -> None:
 # -- simultaneous ring ---------------------------------------------------------------------------------------------
 def test_simultaneous_ring_first_answer_wins(make_bed: BedFactory) -> None:
     """Marie's phone and her simultaneous-ring number (Pieter's line) ring together: both phones have the call
-    before anyone answers; Pieter answers, Marie's ringing call is cancelled (never answered); Jean and Pieter
+    before anyone answers; Pieter answers, Marie's ringing call is cancelled (never answered) with Reason
+    "Call completed elsewhere"; Jean and Pieter
     hear each other; Marie's row is "received" (answered at one of her locations), Jean's names 203."""
     bed = make_bed(**{MARIE: {"simultaneous_ring": {"active": True, "numbers": [{"number": "203"}]}}})
     jean, marie, pieter = bed.phone("201"), bed.phone("202", media=False), bed.phone("203")
@@ -386,6 +418,10 @@ def test_simultaneous_ring_first_answer_wins(make_bed: BedFactory) -> None:
     assert "CONFIRMED" not in states(marie, mid), marie.describe()
     assert status_of(cancelled) == 487, cancelled.line
     talk_and_hang_up(jean, cid, pieter, pid, TONES["203"], TONES["201"])
+    cancels = received_requests(marie, "CANCEL")
+    assert cancels, f"Marie's phone got no CANCEL\n{marie.describe()}"
+    for cancel in cancels:
+        assert header(cancel, "Reason") == 'SIP;cause=200;text="Call completed elsewhere"', cancel
 
     rows = bed.call_log(jean.sip_call_id(cid), 2)
     assert (row(rows, JEAN).direction, row(rows, JEAN).other_number) == ("placed", "203"), rows
