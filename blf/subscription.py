@@ -94,6 +94,26 @@ def event_package(request: SipRequest) -> str | None:
     return value.split(";", 1)[0].strip().lower() or None
 
 
+def accepts(request: SipRequest, *media_types: str) -> bool:
+    """True when the SUBSCRIBE's Accept allows every one of `media_types` (RFC 6665 §4.2.1: no Accept means
+    the package's default format). `type/*` and `*/*` ranges match; parameters and q-values are ignored,
+    except that q=0 refuses."""
+    ranges = request.headers.values("Accept")
+    if not ranges:
+        return True
+    allowed: list[str] = []
+    for item in ranges:
+        media, *params = (part.strip().lower() for part in item.split(";"))
+        if any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params):
+            continue
+        allowed.append(media)
+    for wanted in media_types:
+        major = wanted.split("/", 1)[0]
+        if not any(media in (wanted, f"{major}/*", "*/*") for media in allowed):
+            return False
+    return True
+
+
 class Subscriptions:
     def __init__(self, policy: SubscriptionPolicy | None = None) -> None:
         self.policy = policy or SubscriptionPolicy()

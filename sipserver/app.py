@@ -21,6 +21,7 @@ import aiosqlite
 import structlog
 from aiohttp import web
 
+from blf.notifier import Notifier
 from provisioning.demo import demo_group_description
 from provisioning.model import Directory
 from sipserver.aio import gcpolicy
@@ -122,10 +123,13 @@ async def start_server(config: ServerConfig) -> RunningServer:
                            call_log=SqliteCallLogStore(call_log_db), admission=config.admission,
                            ring_limit=config.ring_limit, probe_interval=config.dialog_probe_interval,
                            voicemail=config.voicemail)
+    # The notifier reads the snapshot the application routes with (reloaded when provisioning changes).
+    notifier = Notifier(stack=stack, local_for=sip.local_address_for, live=live, now=sip.now,
+                        directory=lambda: application.directory)
     application = Application(
         stack=stack, subscribers=subscribers, directory=directory, location=location,
         binding_writer=binding_writer, calls=calls, authenticator=authenticator, flush=sip.flush, now=sip.now,
-        registrar_policy=config.registrar, digest_algorithms=config.digest_algorithms,
+        registrar_policy=config.registrar, digest_algorithms=config.digest_algorithms, notifier=notifier,
     )
     sip.application = application
     running = RunningServer(config, sip, application, db, call_log_db, subscribers, binding_writer, load, [])

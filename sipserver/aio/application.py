@@ -16,14 +16,17 @@ from typing import Final
 
 import structlog
 
+from blf.notifier import Notifier
 from features.codes import CodeRefused, FeatureCode, apply_feature_code, parse_feature_code
-from provisioning.model import Directory, User
+from provisioning.model import Directory, Group, User
 from provisioning.store import SubscriberStore
 from sipserver.aio.batching import BindingWriter, ignore_failure
 from sipserver.aio.calls import CallController
 from sipserver.b2bua.auth import Authenticated, Challenge, authenticate
+from sipserver.b2bua.call import Call
 from sipserver.b2bua.inspection import accept_header, allow_header, inspect_request, supported_header
 from sipserver.b2bua.location import BindingChange, LocationService
+from sipserver.b2bua.pickup import parse_pickup_code, parse_replaces
 from sipserver.b2bua.registrar import RegisterOutcome, RegistrarPolicy, handle_register
 from sipserver.digest import DigestAuthenticator
 from sipserver.errors import RemoteProtocolError
@@ -61,8 +64,10 @@ class Application:
         registrar_policy: RegistrarPolicy | None = None,
         digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
         wall_clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
     ) -> None:
         self.stack = stack
+        self.notifier = notifier
         self.subscribers = subscribers
         self.directory = directory
         self.location = location
@@ -90,6 +95,8 @@ class Application:
             self._on_request(event, now)
         elif isinstance(event, ResponseReceived):
             self.calls.on_response(event, now)
+            if self.notifier is not None:
+                self.notifier.on_response(event)
         elif isinstance(event, AckReceived):
             self.calls.on_ack(event, now)
         elif isinstance(event, CancelReceived):
@@ -98,17 +105,30 @@ class Application:
             self.calls.on_stray_response(event, now)
         elif isinstance(event, ClientTransactionTimedOut):
             self.calls.on_client_timeout(event, now)
+            if self.notifier is not None:
+                self.notifier.on_timeout(event)
         elif isinstance(event, ServerTransactionTimedOut):
             self.calls.on_server_timeout(event, now)
 
     def next_deadline(self) -> float | None:
-        return self.calls.next_deadline()
+        calls = self.calls.next_deadline()
+        if self.notifier is None:
+            return calls
+        subscriptions = self.notifier.next_deadline()
+        if calls is None or (subscriptions is not None and subscriptions < calls):
+            return subscriptions
+        return calls
 
     def on_timer(self, now: float) -> None:
         self.calls.on_timer(now)
+        if self.notifier is not None:
+            self.notifier.on_timer(now)
 
     def _on_in_dialog(self, event: RequestReceived, now: float) -> None:
         try:
+            if event.request.method == "SUBSCRIBE" and self.notifier is not None:
+                self.notifier.on_in_dialog_subscribe(event, now)
+                return
             self.calls.on_in_dialog_request(event, now)
         except RemoteProtocolError as exc:
             self.stack.reply(event.transaction, exc.status_hint or 400, now, None, exc.extra_headers)
@@ -130,6 +150,8 @@ class Application:
             self._reload_task = None
         waiting, self._waiting_for_reload = self._waiting_for_reload, []
         now = self._now()
+        if self.notifier is not None:
+            self.notifier.on_directory_changed(now)
         for event in waiting:
             self._on_request(event, now)
         self._flush()
@@ -224,6 +246,8 @@ class Application:
             return
         if request.method == "INVITE":
             if isinstance(outcome, Authenticated):
+                if self._on_pickup(event, outcome.user, outcome.group, now):
+                    return
                 code = parse_feature_code(request.request_uri.unescaped_user or "", outcome.group.feature_codes)
                 if code is not None:
                     self._on_feature_code(event, outcome.user, code, now)
@@ -233,13 +257,55 @@ class Application:
                 self.calls.start_from_trunk(event, outcome.trunk, self.directory, now)
             return
         if request.method == "SUBSCRIBE":
-            # No event package is served yet (BLF/MWI come with their own issue): RFC 6665 §4.2.1.
-            self.stack.reply(txn, 489, now, "Bad Event")
+            if self.notifier is None:
+                self.stack.reply(txn, 489, now, "Bad Event")  # no event package served (RFC 6665 §4.2.1)
+            elif not isinstance(outcome, Authenticated):
+                self.stack.reply(txn, 403, now, "Subscriptions Are For Users")  # a trunk watches nobody
+            else:
+                self.notifier.on_subscribe(event, outcome.user, outcome.group, now)
             return
         # MESSAGE and REFER outside a dialog: not relayed yet (click-to-dial and messaging come later).
         caller = outcome.user.user_id if isinstance(outcome, Authenticated) else outcome.trunk.id
         log.info("request_not_served", method=request.method, caller=caller)
         self.stack.reply(txn, 480, now, "Temporarily Unavailable")
+
+    def _on_pickup(self, event: RequestReceived, picker: User, group: Group, now: float) -> bool:
+        """An INVITE with `Replaces` (RFC 3891) or dialling `*97<ext>` / `*8`: take a colleague's ringing
+        call. True when the INVITE was a pickup (answered here, joined or refused)."""
+        request, txn = event.request, event.transaction
+        replaces = request.headers.get("Replaces")
+        found: tuple[Call, str] | None
+        if replaces is not None:
+            wanted = parse_replaces(replaces)
+            if wanted is None:
+                self.stack.reply(txn, 400, now, "Bad Replaces")
+                return True
+            found = self.calls.replaced_call(wanted.call_id, wanted.tags)
+        else:
+            code = parse_pickup_code(request.request_uri.unescaped_user or "")
+            if code is None:
+                return False
+            if code.extension is None:
+                colleagues = [u.user_id for u in self.directory.users_of_group(group.id)
+                              if u.user_id != picker.user_id and u.services.blf.may_be_watched_by(picker.user_id)]
+            else:
+                colleague = self.directory.resolve_user(code.extension, group)
+                if colleague is None:
+                    self.stack.reply(txn, 404, now, "No Such Colleague")
+                    return True
+                colleagues = [colleague.user_id]
+            found = self.calls.ringing_call_of(colleagues)
+        if found is None:
+            self.stack.reply(txn, 481, now, "No Call To Pick Up")
+            return True
+        call, ringing_user = found
+        colleague = self.directory.user_by_id(ringing_user)
+        if colleague is None or colleague.group_id != group.id or colleague.user_id == picker.user_id \
+                or not colleague.services.blf.may_be_watched_by(picker.user_id):
+            self.stack.reply(txn, 403, now, "Not Allowed To Pick Up This Call")
+            return True
+        self.calls.pick_up(event, picker, group, call, now)
+        return True
 
     def _on_feature_code(self, event: RequestReceived, user: User, code: FeatureCode | CodeRefused,
                          now: float) -> None:

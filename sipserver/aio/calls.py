@@ -33,6 +33,7 @@ from sipserver.b2bua.call import (
     SendAck,
     SendRequest,
     Stage,
+    Target,
     TxnContext,
 )
 from sipserver.b2bua.cdr import CallLogRow, CallLogStore, Presentation, call_log_rows
@@ -51,6 +52,7 @@ from sipserver.events import (
     ServerTransactionTimedOut,
     StrayResponseReceived,
 )
+from sipserver.headers import quote
 from sipserver.stack import SipStack
 from sipserver.timers import TimerHandle, TimerQueue
 
@@ -204,6 +206,58 @@ class CallController:
         plan = self.terminator.after_ringing(term, busy=ended.busy, status=ended.status,
                                              directory=self._directory)
         return self._start_plan(call, plan, now)
+
+    # -- pickup ------------------------------------------------------------------------------------------
+    def ringing_call_of(self, user_ids: Iterable[str]) -> tuple[Call, str] | None:
+        """The oldest unanswered call ringing one of `user_ids`, with whom it rings (directed/group pickup)."""
+        wanted = set(user_ids)
+        best: tuple[Call, str] | None = None
+        for call in self._by_a_call_id.values():
+            if call.state is not CallState.RINGING or (best is not None and call.started_at >= best[0].started_at):
+                continue
+            for user_id in wanted:
+                if call.ringing_leg_of(user_id) is not None:
+                    best = (call, user_id)
+                    break
+        return best
+
+    def replaced_call(self, call_id: str, tags: tuple[str, str]) -> tuple[Call, str] | None:
+        """The call whose ringing B leg is the early dialog a `Replaces` names (either tag order, RFC 3891),
+        with the user that leg rings; None when no such ringing leg exists (the picker gets 481)."""
+        for tag in tags:
+            call = self.calls.get((call_id, tag))
+            if call is None:
+                continue
+            leg = self._leg_of(call, call_id)
+            if leg is not None and leg.target.user_id is not None \
+                    and call.ringing_leg_of(leg.target.user_id) is leg:
+                return call, leg.target.user_id
+        return None
+
+    def pick_up(self, event: RequestReceived, picker: User, group: Group, call: Call, now: float) -> None:
+        """Connect `picker`'s INVITE to the ringing `call` (its ringing phones stop), or refuse it."""
+        request = event.request
+        term = self._terminations.get(id(call))
+        internal = term.caller.internal if term is not None else True
+        contacts = request.contacts
+        contact_uri = contacts[0].uri if contacts and contacts[0].uri is not None else request.from_.uri
+        target = Target(
+            request_uri=str(contact_uri), destination=event.source,
+            to_uri=f"{quote(picker.display_name)} "
+                   f"<sip:{picker.extension or picker.user_id}@{group.domain}>",
+            user_id=picker.user_id, number=picker.extension or picker.main_number or picker.user_id,
+            name=picker.display_name, connected=identity.connected_party(picker, group, caller_internal=internal),
+            served_user=picker.user_id)
+        outcome = call.pick_up(request, event.transaction, target, now)
+        if isinstance(outcome, int):
+            reason = "No Call To Pick Up" if outcome == 481 else "No Common Media"
+            self.stack.reply(event.transaction, outcome, now, reason)
+            return
+        leg = call.winner
+        assert leg is not None
+        self.calls[(leg.call_id, leg.local_tag)] = call
+        log.info("picked_up", picker=picker.user_id, call_id=call.a_invite.call_id)
+        self._execute(call, outcome, now)
 
     # -- events ------------------------------------------------------------------------------------------
     def on_in_dialog_request(self, event: RequestReceived, now: float) -> None:

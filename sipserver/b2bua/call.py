@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from sipserver.address import Endpoint
+from sipserver.b2bua.sdp_bridge import cross_answers, is_hold
 from sipserver.b2bua.uac_auth import ClientCredentials, answer_challenge
 from sipserver.dialog import Dialog, uac_dialog, uas_dialog
 from sipserver.ids import new_call_id, new_tag
@@ -195,9 +196,10 @@ class LegStateChanged:
     direction: Final[str]  # "initiator" (the user called) / "recipient" (the user is called)
     state: Final[str]      # "trying" | "early" | "confirmed" | "terminated"
     peer: Final[str]       # who the user sees on the other side
+    held: Final[bool]      # the user put this call on hold (their last offer was sendonly/inactive)
 
     def __init__(self, user_id: str, call_id: str, local_tag: str, remote_tag: str | None, direction: str,
-                 state: str, peer: str) -> None:
+                 state: str, peer: str, held: bool = False) -> None:
         self.user_id = user_id
         self.call_id = call_id
         self.local_tag = local_tag
@@ -205,6 +207,7 @@ class LegStateChanged:
         self.direction = direction
         self.state = state
         self.peer = peer
+        self.held = held
 
 
 @dataclass(init=False, unsafe_hash=True, slots=True)
@@ -245,6 +248,8 @@ class BLeg:
     stage_index: int
     auth_tried: bool
     last_rseq: int | None
+    own_tag: str | None  # our tag when the leg is a dialog we answered (a picker's INVITE), not one we sent
+    held: bool  # this side put the call on hold
 
     def __init__(self, target: Target, invite: SipRequest, stage_index: int = 0) -> None:
         self.target = target
@@ -257,6 +262,8 @@ class BLeg:
         self.stage_index = stage_index
         self.auth_tried = False
         self.last_rseq = None
+        self.own_tag = None
+        self.held = False
 
     @property
     def call_id(self) -> str:
@@ -264,6 +271,8 @@ class BLeg:
 
     @property
     def local_tag(self) -> str:
+        if self.own_tag is not None:
+            return self.own_tag
         return self.invite.from_.tag or ""
 
 
@@ -321,6 +330,7 @@ class Call:
     ask_when_done: bool  # at the end of the stages, emit RingingEnded instead of failing the A leg
     release_after: float | None  # answered here (answer_here): hang up this long after the caller's ACK
     releasing: bool  # the next timer of the confirmed call is that hang-up, not a probe
+    a_held: bool  # the caller put the call on hold
 
     # -- construction ------------------------------------------------------------------------------------
     def __init__(self, a_invite: SipRequest, a_txn: ServerTransaction, a_source: Endpoint, a_tag: str,
@@ -359,6 +369,7 @@ class Call:
         self.ask_when_done = False
         self.release_after = None
         self.releasing = False
+        self.a_held = False
 
     @classmethod
     def create(cls, *, a_invite: SipRequest, a_txn: ServerTransaction, a_source: Endpoint, local: LocalAddress,
@@ -416,6 +427,60 @@ class Call:
         self.ask_when_done = ask_when_done
         self._next_stage(now, actions)
         return actions
+
+    def pick_up(self, invite: SipRequest, txn: ServerTransaction, picker: Target, now: float
+                ) -> list[Action] | int:
+        """`picker` takes this ringing call (directed pickup, RFC 3891 `Replaces`): its INVITE `invite` is
+        answered with the caller's session, the caller is answered with the picker's (`sdp_bridge`), and
+        every ringing leg is cancelled as "completed elsewhere". Returns the actions, or the status the
+        picker gets when it cannot be done: 481 when the call is no longer ringing, 488 without two
+        compatible offers (a late-offer caller or picker)."""
+        if self.state is not CallState.RINGING or self.winner is not None:
+            return 481
+        if self.late_offer or not invite.body:
+            return 488
+        answers = cross_answers(self.a_invite.body, invite.body)
+        if answers is None:
+            return 488
+        to_caller, to_picker = answers
+        actions: list[Action] = []
+        leg = BLeg(picker, invite, stage_index=self.stage_index)
+        leg.own_tag = new_tag()
+        picker_contact = self.local.contact(picker.destination.transport)
+        leg.dialog = uas_dialog(invite, leg.own_tag, picker_contact)
+        leg.dialog.early = False
+        leg.state = LegState.ANSWERED
+        leg.final_status = 200
+        for other in self.legs:
+            self._cancel_leg(other, CALL_COMPLETED_ELSEWHERE, actions)
+        self.legs.append(leg)
+        self.winner = leg
+        self.answered_at = now
+        self.stage_deadline = None
+        self.answered_by = picker.connected
+        headers = [("Contact", picker_contact), ("Content-Type", "application/sdp")]
+        actions.append(Respond(txn, build_response(invite, 200, "OK", to_tag=leg.own_tag, headers=headers,
+                                                   body=to_picker), retransmit_until_ack=True))
+        a_200 = self._a_response(200, "OK", None)
+        a_200.headers.add("Content-Type", "application/sdp")
+        a_200.body = to_caller
+        self.a_dialog = uas_dialog(self.a_invite, self.a_tag, self.local.contact(self.a_source.transport))
+        self.a_dialog.early = False
+        self.state = CallState.ANSWERED
+        actions.append(Respond(self.a_txn, a_200, retransmit_until_ack=True))
+        self._publish_b(leg, "confirmed", actions)
+        if self.caller_user_id is not None:
+            actions.append(self._a_state("confirmed"))
+        return actions
+
+    def ringing_leg_of(self, user_id: str) -> BLeg | None:
+        """The leg ringing `user_id`'s phone, while the call is still unanswered (what a pickup takes)."""
+        if self.state is not CallState.RINGING:
+            return None
+        for leg in self.legs:
+            if leg.target.user_id == user_id and leg.state in (LegState.CALLING, LegState.EARLY):
+                return leg
+        return None
 
     # -- responses and timeouts of our client transactions -----------------------------------------------
     def on_response(self, context: TxnContext, response: SipResponse, now: float) -> list[Action]:
@@ -631,6 +696,11 @@ class Call:
         if leg is None or leg.dialog is None or leg.state is not LegState.ANSWERED:
             actions.append(Respond(txn, build_response(request, 481)))
             return actions
+        held = is_hold(request.body) if request.method in ("INVITE", "UPDATE") else None
+        if held is not None and held != self.a_held:
+            self.a_held = held
+            if self.caller_user_id is not None:
+                actions.append(self._a_state("confirmed"))
         relay = leg.dialog.new_request(
             request.method, via=self.local.via(leg.target.destination.transport), body=request.body,
             content_type=request.content_type, extra=_copy(request.headers, _RELAYED_REQUEST_HEADERS),
@@ -661,6 +731,10 @@ class Call:
             return actions
         if request.method == "INVITE":
             dialog.refresh_target(request)
+        held = is_hold(request.body) if request.method in ("INVITE", "UPDATE") else None
+        if held is not None and held != leg.held:
+            leg.held = held
+            self._publish_b(leg, "confirmed", actions)
         relay = self.a_dialog.new_request(
             request.method, via=self.local.via(self.a_source.transport), body=request.body,
             content_type=request.content_type, extra=_copy(request.headers, _RELAYED_REQUEST_HEADERS),
@@ -915,7 +989,7 @@ class Call:
         peer = self.winner.target.to_uri if self.winner else self.a_invite.to.__str__()
         return LegStateChanged(user_id=self.caller_user_id, call_id=self.a_invite.call_id,
                                local_tag=self.a_invite.from_.tag or "", remote_tag=self.a_tag,
-                               direction="initiator", state=state, peer=peer)
+                               direction="initiator", state=state, peer=peer, held=self.a_held)
 
     def _publish_b(self, leg: BLeg, state: str, actions: list[Action], remote_tag: str | None = None) -> None:
         if leg.target.user_id is None:
@@ -924,6 +998,7 @@ class Call:
             user_id=leg.target.user_id, call_id=leg.call_id, local_tag=leg.local_tag,
             remote_tag=remote_tag or (leg.dialog.remote_tag if leg.dialog else None),
             direction="recipient", state=state, peer=(leg.target.caller_view or self.caller).from_uri,
+            held=leg.held,
         ))
 
 

@@ -18,7 +18,7 @@ ALLOWED_METHODS: Final = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER
                    "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE")
 # Methods we know of but do not offer: 405 with Allow rather than 501 (RFC 3261 §8.2.1).
 KNOWN_NOT_ALLOWED: Final = frozenset({"PUBLISH"})
-SUPPORTED_EXTENSIONS: Final = ("100rel", "replaces", "outbound", "path", "timer")
+SUPPORTED_EXTENSIONS: Final = ("100rel", "replaces", "outbound", "path", "timer", "eventlist")
 ACCEPTED_BODY_TYPES: Final = ("application/sdp",)
 SIP_SCHEMES: Final = frozenset({"sip", "sips", "tel"})
 # Bodies the server itself interprets; other methods carry bodies for someone else.

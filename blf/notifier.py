@@ -1,0 +1,382 @@
+"""The BLF / message-waiting notifier: SUBSCRIBE handling and NOTIFY sending in the asyncio shell (RFC 6665).
+
+For an authenticated SUBSCRIBE it resolves what is watched — a colleague by extension, number or username for
+`Event: dialog` (RFC 4235), the watcher's own BLF list URI (RFC 4662, `Supported: eventlist`), the watcher's
+own mailbox for `message-summary` (RFC 3842) — applies "who may monitor me" (403), checks Accept (406), asks
+the pure `Subscriptions` table for the decision, answers, and sends the full state at once (§4.2.1.2).
+
+Every live call-state change of a monitored user (`LiveCalls` events) becomes one NOTIFY per watcher whose
+key would show something different, each with that subscription's next `version`; a list subscription gets a
+partial-state NOTIFY naming only the member that changed (RFC 4662 §5.2). A directory reload
+(`on_directory_changed`) sends a full state to lists whose membership changed — no phone reboot — and ends
+(`reason=rejected`) the subscriptions a privacy change no longer allows. Refreshes, unsubscribes and expiries
+end with `Subscription-State: terminated`; a NOTIFY answered with a failure (481...) or timed out removes its
+subscription (RFC 6665 §4.2.2). Message counts come from `set_message_counts()` (the voicemail store, or the
+CLI until voicemail exists). A list NOTIFY too large for a UDP datagram (RFC 3261 §18.1.1, 1300 bytes) goes
+over TCP to the same address instead of being fragmented.
+
+It sends through the stack's transaction layer (retransmissions, timers) and owns no sockets; bodies come
+from the pure renderers (`dialog_info`, `rlmi`, `mwi`). It knows nothing of calls beyond `LegStateChanged`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+import structlog
+
+from blf.dialog_info import DialogView, most_urgent, render_dialog_info
+from blf.mwi import render_message_summary
+from blf.rlmi import ListMember, render_list_notify
+from blf.subscription import Accepted, Refused, Subscription, SubscriptionPolicy, Subscriptions, Unsubscribed, accepts
+from provisioning.model import Directory, Group, User
+from sipserver.address import Endpoint
+from sipserver.b2bua.call import LegStateChanged, LocalAddress
+from sipserver.b2bua.live import LiveCalls
+from sipserver.events import ClientTransactionTimedOut, RequestReceived, ResponseReceived
+from sipserver.headers import parse_name_addr
+from sipserver.ids import new_tag
+from sipserver.message import build_response
+from sipserver.stack import SipStack
+
+log: Final = structlog.get_logger("callconnect.blf")
+DIALOG_INFO: Final = "application/dialog-info+xml"
+MESSAGE_SUMMARY: Final = "application/simple-message-summary"
+RLMI: Final = "application/rlmi+xml"
+MULTIPART: Final = "multipart/related"
+UDP_LIMIT: Final = 1300  # RFC 3261 §18.1.1: larger requests go over a congestion-controlled transport
+
+Shown = DialogView | None  # what a key shows: the most urgent dialog, or idle
+
+
+@dataclass(eq=False, slots=True)
+class NotifyContext:
+    """`user_data` of a NOTIFY's client transaction: which subscription it belongs to."""
+
+    subscription: Subscription
+
+
+@dataclass(eq=False, slots=True)
+class ListState:
+    """What one list subscription last told the phone: its members (user ids, key order), each member's own
+    dialog-info version, and what each member's key shows."""
+
+    members: tuple[str, ...] = ()
+    versions: dict[str, int] = field(default_factory=dict)
+    shown: dict[str, Shown] = field(default_factory=dict)
+
+
+class Notifier:
+    def __init__(self, *, stack: SipStack, local_for: Callable[[Endpoint], LocalAddress], live: LiveCalls,
+                 directory: Callable[[], Directory], now: Callable[[], float],
+                 policy: SubscriptionPolicy | None = None) -> None:
+        self.stack = stack
+        self.local_for = local_for
+        self.live = live
+        self.subscriptions = Subscriptions(policy)
+        self._directory = directory
+        self._now = now
+        self._messages: dict[str, tuple[int, int]] = {}  # user id -> (new, old)
+        self._shown: dict[tuple[str, str], Shown] = {}  # single-resource dialog subscription -> last shown
+        self._lists: dict[tuple[str, str], ListState] = {}
+        self._list_members: dict[str, dict[tuple[str, str], Subscription]] = {}  # member -> list subscriptions
+        live.subscribe(self._on_leg)
+
+    # -- SUBSCRIBE -----------------------------------------------------------------------------------------
+    def on_subscribe(self, event: RequestReceived, watcher: User, group: Group, now: float) -> None:
+        """A SUBSCRIBE outside any dialog from the authenticated `watcher` of `group`."""
+        request, txn = event.request, event.transaction
+        package = self.subscriptions.check_event(request)
+        if isinstance(package, Refused):
+            self.stack.reply(txn, package.status, now, package.reason, package.headers)
+            return
+        directory = self._directory()
+        user_part = request.request_uri.unescaped_user or ""
+        is_list = False
+        if package == "message-summary":
+            resource = watcher
+            if user_part and user_part != group.voicemail_number:
+                addressed = directory.resolve_user(user_part, group)
+                if addressed is None or addressed.user_id != watcher.user_id:
+                    self.stack.reply(txn, 403, now, "Only Your Own Mailbox")
+                    return
+            wanted: tuple[str, ...] = (MESSAGE_SUMMARY,)
+        else:
+            found = directory.resolve_user(user_part, group)
+            if found is None:
+                owner = directory.user_by_list_uri(user_part, group)
+                if owner is None:
+                    self.stack.reply(txn, 404, now, "Not Found")
+                    return
+                if owner.user_id != watcher.user_id:
+                    self.stack.reply(txn, 403, now, "Not Your List")
+                    return
+                if "eventlist" not in (v.lower() for v in request.headers.values("Supported")):
+                    # RFC 4662 §4.1: a list needs a subscriber that understands list notifications.
+                    self.stack.reply(txn, 421, now, "Extension Required", (("Require", "eventlist"),))
+                    return
+                found, is_list = owner, True
+                wanted = (MULTIPART, RLMI, DIALOG_INFO)
+            else:
+                if found.user_id == watcher.user_id or not found.services.blf.may_be_watched_by(watcher.user_id):
+                    self.stack.reply(txn, 403, now, "Not Allowed To Monitor This User")
+                    return
+                wanted = (DIALOG_INFO,)
+            resource = found
+        if not accepts(request, *wanted):
+            self.stack.reply(txn, 406, now, "Not Acceptable", (("Accept", ", ".join(wanted)),))
+            return
+        local = self.local_for(event.source)
+        local_tag = new_tag()
+        outcome = self.subscriptions.subscribe(
+            request, event=package, watcher=watcher.user_id, resource=resource.user_id, is_list=is_list,
+            source=event.source, local_tag=local_tag, contact=local.contact(event.source.transport), now=now)
+        self._answer(event, outcome, now, to_tag=local_tag)
+
+    def on_in_dialog_subscribe(self, event: RequestReceived, now: float) -> None:
+        outcome = self.subscriptions.refresh(event.request, event.source, now)
+        self._answer(event, outcome, now, to_tag=None)
+
+    def _answer(self, event: RequestReceived, outcome: Accepted | Unsubscribed | Refused, now: float, *,
+                to_tag: str | None) -> None:
+        txn = event.transaction
+        if isinstance(outcome, Refused):
+            response = build_response(event.request, outcome.status, outcome.reason, to_tag=to_tag,
+                                      headers=outcome.headers)
+            self.stack.respond(txn, response, now)
+            return
+        subscription = outcome.subscription
+        expires = outcome.expires if isinstance(outcome, Accepted) else 0
+        headers: tuple[tuple[str, str], ...] = (("Expires", str(expires)),
+                                                ("Contact", subscription.dialog.local_contact))
+        if subscription.is_list:
+            headers += (("Require", "eventlist"),)
+        self.stack.respond(txn, build_response(event.request, 200, "OK", to_tag=to_tag, headers=headers), now)
+        log.info("subscribed" if expires else "unsubscribed", watcher=subscription.watcher,
+                 resource=subscription.resource, package=subscription.event, list=subscription.is_list,
+                 expires=expires)
+        if isinstance(outcome, Accepted) and outcome.new and subscription.is_list:
+            self._lists[subscription.key] = ListState()
+        if expires:
+            self._notify_full(subscription, now)
+        else:
+            self._notify_full(subscription, now, terminated="")
+            self._forget(subscription)
+
+    # -- NOTIFY --------------------------------------------------------------------------------------------
+    def _notify_full(self, subscription: Subscription, now: float, *, terminated: str | None = None) -> None:
+        """Send the whole current state; `terminated` None: still active, "" or a reason: the last NOTIFY."""
+        if subscription.event == "message-summary":
+            self._send(subscription, now, *self._summary(subscription.resource), terminated=terminated)
+        elif subscription.is_list:
+            self._send_list(subscription, now, full=True, terminated=terminated)
+        else:
+            shown = self._current(subscription.resource)
+            self._shown[subscription.key] = shown
+            self._send(subscription, now, self._dialog_body(subscription.resource, subscription.next_version(),
+                                                            shown), DIALOG_INFO, terminated=terminated)
+
+    def _send(self, subscription: Subscription, now: float, body: bytes, content_type: str, *,
+              terminated: str | None = None, extra: tuple[tuple[str, str], ...] = ()) -> None:
+        if terminated is None:
+            state = f"active;expires={subscription.remaining(now)}"
+        else:
+            state = "terminated" + (f";reason={terminated}" if terminated else "")
+        destination = subscription.destination
+        if subscription.is_list and destination.transport == "udp" and len(body) + 600 > UDP_LIMIT:
+            destination = Endpoint("tcp", destination.host, destination.port)
+        local = self.local_for(destination)
+        request = subscription.dialog.new_request(
+            "NOTIFY", via=local.via(destination.transport), body=body, content_type=content_type,
+            extra=(("Event", subscription.event), ("Subscription-State", state), *extra))
+        txn = self.stack.send_request(request, destination, now)
+        txn.user_data = NotifyContext(subscription)
+
+    def _summary(self, user_id: str) -> tuple[bytes, str]:
+        new, old = self._messages.get(user_id, (0, 0))
+        directory = self._directory()
+        user = directory.user_by_id(user_id)
+        if user is None:
+            return render_message_summary(f"sip:{user_id}", new, old), MESSAGE_SUMMARY
+        group = directory.group_of(user)
+        return render_message_summary(f"sip:{group.voicemail_number}@{group.domain}", new, old), MESSAGE_SUMMARY
+
+    def _current(self, user_id: str) -> Shown:
+        return most_urgent([self._view(leg) for leg in self.live.legs_of(user_id)])
+
+    def _dialog_body(self, user_id: str, version: int, shown: Shown) -> bytes:
+        directory = self._directory()
+        user = directory.user_by_id(user_id)
+        if user is None:
+            return render_dialog_info(f"sip:{user_id}", version, [])
+        return render_dialog_info(self._aor(user, directory), version, [] if shown is None else [shown],
+                                  local_display=user.display_name)
+
+    @staticmethod
+    def _aor(user: User, directory: Directory) -> str:
+        return f"sip:{user.extension or user.sip_username}@{directory.group_of(user).domain}"
+
+    def _send_list(self, subscription: Subscription, now: float, *, full: bool, changed: str | None = None,
+                   terminated: str | None = None) -> None:
+        state = self._lists.setdefault(subscription.key, ListState())
+        directory = self._directory()
+        owner = directory.user_by_id(subscription.resource)
+        members = self._members_of(owner, directory) if owner is not None else ()
+        if full:
+            self._index_list(subscription, state.members, members)
+            state.members = members
+            sent = members
+        else:
+            sent = (changed,) if changed in state.members else ()
+        parts: list[ListMember] = []
+        for user_id in sent:
+            user = directory.user_by_id(user_id)
+            if user is None or user_id is None:
+                continue
+            shown = self._current(user_id)
+            state.shown[user_id] = shown
+            version = state.versions.get(user_id, 0)
+            state.versions[user_id] = version + 1
+            parts.append(ListMember(uri=self._aor(user, directory), name=self._key_label(user),
+                                    instance=f"i{user_id}", body=self._dialog_body(user_id, version, shown)))
+        if owner is None:
+            list_uri, list_name, domain = f"sip:{subscription.resource}", subscription.resource, "invalid"
+        else:
+            domain = directory.group_of(owner).domain
+            list_uri = f"sip:{owner.services.blf.list_uri}@{domain}"
+            list_name = f"{owner.display_name} BLF"
+        body, content_type = render_list_notify(list_uri, list_name, subscription.next_version(), parts,
+                                                full_state=full, domain=domain)
+        self._send(subscription, now, body, content_type, terminated=terminated,
+                   extra=(("Require", "eventlist"),))
+
+    @staticmethod
+    def _key_label(user: User) -> str:
+        return f"{user.display_name} {user.extension}" if user.extension else user.display_name
+
+    @staticmethod
+    def _members_of(owner: User, directory: Directory) -> tuple[str, ...]:
+        """The list's members: the owner's BLF selection, in order, without users who are gone, in another
+        group, or who do not allow the owner to watch them."""
+        out: list[str] = []
+        for user_id in owner.services.blf.monitored_users:
+            user = directory.user_by_id(user_id)
+            if (user is not None and user.group_id == owner.group_id and user.user_id != owner.user_id
+                    and user.services.blf.may_be_watched_by(owner.user_id)):
+                out.append(user_id)
+        return tuple(out)
+
+    def _index_list(self, subscription: Subscription, old: tuple[str, ...], new: tuple[str, ...]) -> None:
+        for user_id in set(old) - set(new):
+            watchers = self._list_members.get(user_id)
+            if watchers is not None:
+                watchers.pop(subscription.key, None)
+                if not watchers:
+                    del self._list_members[user_id]
+        for user_id in new:
+            self._list_members.setdefault(user_id, {})[subscription.key] = subscription
+
+    @staticmethod
+    def _view(leg: LegStateChanged) -> DialogView:
+        """The monitored user's leg as a watcher sees it (the peer as the user sees it: CLIR applied)."""
+        try:
+            peer = parse_name_addr(leg.peer)
+            remote_uri = str(peer.uri) if peer.uri is not None else None
+            remote_display = peer.display or ""
+        except Exception:  # a peer we rendered ourselves; never let it break a NOTIFY
+            remote_uri, remote_display = None, ""
+        if remote_uri is not None and "anonymous.invalid" in remote_uri:
+            remote_uri = None
+        # The leg's tags are the B2BUA's view: for the monitored user, the local side is the phone's tag.
+        return DialogView(call_id=leg.call_id, local_tag=leg.remote_tag or "", remote_tag=leg.local_tag,
+                          direction=leg.direction, state=leg.state, remote_identity=remote_uri,
+                          remote_display=remote_display, held=leg.held)
+
+    # -- responses to our NOTIFYs --------------------------------------------------------------------------
+    def on_response(self, event: ResponseReceived) -> None:
+        context = event.transaction.user_data
+        if not isinstance(context, NotifyContext) or event.response.status < 300:
+            return
+        # RFC 6665 §4.2.2: 481 (and any other failure) means the subscriber no longer wants it.
+        self._drop(context.subscription, str(event.response.status))
+
+    def on_timeout(self, event: ClientTransactionTimedOut) -> None:
+        context = event.transaction.user_data
+        if isinstance(context, NotifyContext):
+            self._drop(context.subscription, "timeout")
+
+    def _drop(self, subscription: Subscription, why: str) -> None:
+        if self.subscriptions.get(subscription.key) is subscription:
+            log.info("subscription_dropped", watcher=subscription.watcher, resource=subscription.resource,
+                     package=subscription.event, status=why)
+        self._forget(subscription)
+
+    def _forget(self, subscription: Subscription) -> None:
+        self.subscriptions.remove(subscription)
+        self._shown.pop(subscription.key, None)
+        state = self._lists.pop(subscription.key, None)
+        if state is not None:
+            self._index_list(subscription, state.members, ())
+
+    # -- state changes -------------------------------------------------------------------------------------
+    def _on_leg(self, event: LegStateChanged) -> None:
+        user_id = event.user_id
+        watchers = self.subscriptions.watching("dialog", user_id)
+        lists = self._list_members.get(user_id)
+        if not watchers and not lists:
+            return
+        now = self._now()
+        shown = self._current(user_id)
+        for subscription in watchers:
+            if self._shown.get(subscription.key, False) == shown:
+                continue  # the key would show the same thing (a 183 after a 180, a re-INVITE...)
+            self._shown[subscription.key] = shown
+            self._send(subscription, now, self._dialog_body(user_id, subscription.next_version(), shown),
+                       DIALOG_INFO)
+        for subscription in list(lists.values()) if lists else ():
+            state = self._lists.get(subscription.key)
+            if state is not None and state.shown.get(user_id, False) != shown:
+                self._send_list(subscription, now, full=False, changed=user_id)
+
+    def on_directory_changed(self, now: float) -> None:
+        """The directory was reloaded: refresh lists whose members changed, end what privacy now forbids."""
+        directory = self._directory()
+        for subscription in self.subscriptions.all():
+            watcher = directory.user_by_id(subscription.watcher)
+            resource = directory.user_by_id(subscription.resource)
+            allowed = watcher is not None and resource is not None and (
+                subscription.event == "message-summary" or subscription.is_list
+                or resource.services.blf.may_be_watched_by(watcher.user_id))
+            if not allowed:
+                self._notify_full(subscription, now, terminated="rejected" if resource else "noresource")
+                self._forget(subscription)
+                log.info("subscription_ended", watcher=subscription.watcher, resource=subscription.resource,
+                         why="no longer allowed")
+                continue
+            if subscription.is_list and resource is not None:
+                state = self._lists.get(subscription.key)
+                if state is not None and state.members != self._members_of(resource, directory):
+                    self._send_list(subscription, now, full=True)
+
+    def set_message_counts(self, user_id: str, new: int, old: int) -> int:
+        """The mailbox of `user_id` now holds `new`/`old` messages: tell the phones that subscribed. Returns
+        how many NOTIFYs were sent."""
+        if self._messages.get(user_id, (0, 0)) == (new, old) and user_id in self._messages:
+            return 0
+        self._messages[user_id] = (new, old)
+        watchers = self.subscriptions.watching("message-summary", user_id)
+        now = self._now()
+        for subscription in watchers:
+            self._send(subscription, now, *self._summary(user_id))
+        return len(watchers)
+
+    # -- time ----------------------------------------------------------------------------------------------
+    def next_deadline(self) -> float | None:
+        return self.subscriptions.next_deadline()
+
+    def on_timer(self, now: float) -> None:
+        for subscription in self.subscriptions.expired(now):
+            self._notify_full(subscription, now, terminated="timeout")
+            self._forget(subscription)

@@ -1,0 +1,128 @@
+"""Busy Lamp Field on the wire: SIPp watchers that SUBSCRIBE like a Yealink key, real calls between SIPp phones.
+
+A fresh server per test with the demo group. Pieter (203) watches Marie (202) with `Event: dialog`; Jean (201)
+calls Marie. The watcher logs every NOTIFY's `version`, dialog `state`, `Subscription-State`, the remote identity
+and the dialog's call-id; the tests check the sequence a key goes through (idle, ringing with the caller shown,
+talking, idle again), that versions go up by exactly one, and that unsubscribing ends with a terminated NOTIFY.
+Refusals: an unknown user (404), a colleague who does not allow Pieter (403), an unknown package (489 with
+Allow-Events), a too short Expires (423 with Min-Expires).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.sipp_calls import (
+    CallBed,
+    GroupTemplate,
+    SippPeers,
+    SippRun,
+    ok,
+    scenario,
+    set_services,
+)
+from tests.integration.conftest import ServerFactory
+
+pytestmark = pytest.mark.integration
+
+MARIE, PIETER = "marie.martin", "pieter.peeters"
+WATCHER, REFUSED = scenario("blf_subscribe", "uac.xml"), scenario("blf_subscribe", "uac_refused.xml")
+ANSWER, CALLER = scenario("feature_calls", "uas_answer.xml"), scenario("feature_calls", "uac.xml")
+
+BedFactory = Callable[..., CallBed]
+
+
+@pytest.fixture(scope="module")
+def group_template(tmp_path_factory: pytest.TempPathFactory) -> GroupTemplate:
+    return GroupTemplate.create(tmp_path_factory.mktemp("blf-template"), seconds_per_ring=1)
+
+
+@pytest.fixture
+def make_bed(sipp: str, server_factory: ServerFactory, group_template: GroupTemplate, tmp_path: Path
+             ) -> Iterator[BedFactory]:
+    peers_list: list[SippPeers] = []
+
+    def make(**settings: dict[str, object]) -> CallBed:
+        data_dir = group_template.copy_to(tmp_path / "data")
+        for user_id, services in settings.items():
+            set_services(data_dir, user_id, services)
+        server = server_factory(data_dir=data_dir, demo=False)
+        peers = SippPeers(tmp_path / "sipp", (server.host, server.port))
+        peers_list.append(peers)
+        return CallBed(server, peers, group_template.trunk_port)
+
+    yield make
+    for peers in peers_list:
+        peers.kill_all()
+
+
+def watch(bed: CallBed, watcher: str, watched: str):  # type: ignore[no-untyped-def]
+    from tests.helpers.server import DEMO_USERS
+
+    return bed.peers.start(f"watcher-{watcher}", WATCHER, service=watcher, username=watcher,
+                           password=DEMO_USERS[watcher], keys={"dial": watched}, timeout=20)
+
+
+def notifies(run: SippRun) -> list[tuple[int, str, str]]:
+    out = []
+    for line in run.logged("notify"):
+        version, state, substate = line.split(None, 2)
+        out.append((int(version), state, substate.split(";", 1)[0].strip()))
+    return out
+
+
+def test_a_key_follows_a_call_from_idle_to_ringing_to_talking_and_back(make_bed: BedFactory) -> None:
+    bed = make_bed()
+    watcher = watch(bed, "203", "202")
+    marie = bed.peers.callee("202", ANSWER)
+    from tests.helpers.server import wait_for
+
+    wait_for(lambda: "notify=0 " in watcher.log_text(), timeout=5, what="the first NOTIFY")
+    caller = bed.peers.caller("201", CALLER, keys={"dial": "202"}, pause_ms=300)
+    ok(caller, marie.wait())
+    seen = watcher.wait()
+    ok(seen)
+    assert notifies(seen) == [
+        (0, "terminated", "active"),
+        (1, "trying", "active"),
+        (2, "early", "active"),
+        (3, "confirmed", "active"),
+        (4, "terminated", "active"),
+        (5, "terminated", "terminated"),
+    ], seen.explain()
+    remotes = {int(line.split(" ", 1)[0]): line.split(" ")[1:] for line in seen.logged("remote")}
+    assert remotes[2][0] == "sip:201@callconnect.local", seen.explain()  # the ringing caller is shown
+    assert remotes[2][1], "the early dialog carries its call-id (Replaces pickup)"
+
+
+@pytest.mark.parametrize(("watched", "event", "expires", "status"), [
+    ("299", "dialog", "1800", "404"),
+    ("202", "presence", "1800", "489"),
+    ("202", "dialog", "10", "423"),
+    ("203", "dialog", "1800", "403"),  # yourself
+])
+def test_refused_subscriptions(make_bed: BedFactory, watched: str, event: str, expires: str, status: str) -> None:
+    from tests.helpers.server import DEMO_USERS
+
+    bed = make_bed()
+    run = bed.peers.run("refused", REFUSED, service="203", username="203", password=DEMO_USERS["203"],
+                        keys={"dial": watched, "event": event, "expires": expires}, timeout=10)
+    ok(run)
+    assert run.logged("final") == [status], run.explain()
+    if status == "489":
+        assert "dialog" in run.logged("allow_events")[0]
+    if status == "423":
+        assert run.logged("min_expires") == ["60"]
+
+
+def test_monitoring_privacy_refuses_an_unlisted_watcher(make_bed: BedFactory) -> None:
+    from tests.helpers.server import DEMO_USERS
+
+    bed = make_bed(**{MARIE: {"blf": {"privacy": "listed", "allowed_watchers": ["jean.dupont"]}}})
+    run = bed.peers.run("refused", REFUSED, service="203", username="203", password=DEMO_USERS["203"],
+                        keys={"dial": "202", "event": "dialog", "expires": "1800"}, timeout=10)
+    ok(run)
+    assert run.logged("final") == ["403"], run.explain()
