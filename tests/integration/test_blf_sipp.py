@@ -10,6 +10,7 @@ Allow-Events), a too short Expires (423 with Min-Expires).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from tests.helpers.sipp_calls import (
     CallBed,
     GroupTemplate,
     SippPeers,
+    SippProcess,
     SippRun,
     ok,
+    rows_of_call,
     scenario,
     set_services,
 )
@@ -31,6 +34,7 @@ pytestmark = pytest.mark.integration
 MARIE, PIETER = "marie.martin", "pieter.peeters"
 WATCHER, REFUSED = scenario("blf_subscribe", "uac.xml"), scenario("blf_subscribe", "uac_refused.xml")
 ANSWER, CALLER = scenario("feature_calls", "uas_answer.xml"), scenario("feature_calls", "uac.xml")
+FAILING = scenario("call_rejected", "uac.xml")
 
 BedFactory = Callable[..., CallBed]
 
@@ -126,3 +130,87 @@ def test_monitoring_privacy_refuses_an_unlisted_watcher(make_bed: BedFactory) ->
                         keys={"dial": "202", "event": "dialog", "expires": "1800"}, timeout=10)
     ok(run)
     assert run.logged("final") == ["403"], run.explain()
+
+
+# -- pickup ------------------------------------------------------------------------------------------------------
+RING, PICKER = scenario("feature_calls", "uas_ring.xml"), scenario("pickup", "uac_picker.xml")
+COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
+
+
+def ringing_call(bed: CallBed, hold_ms: int = 1500) -> tuple[SippProcess, SippProcess]:
+    """Jean calls Marie, whose phone rings until it is cancelled: (Marie's phone, Jean's phone) once ringing."""
+    from tests.helpers.server import DEMO_USERS, wait_for
+
+    marie = bed.peers.callee("202", RING)
+    jean = bed.peers.start("caller-201", CALLER, service="201", username="201", password=DEMO_USERS["201"],
+                           keys={"dial": "202"}, pause_ms=hold_ms, timeout=15)
+    wait_for(lambda: "ringing_at=" in marie.log_text(), timeout=5, what="Marie's phone ringing")
+    return marie, jean
+
+
+def pick_up(bed: CallBed, dial: str, replaces: str) -> SippProcess:
+    from tests.helpers.server import DEMO_USERS
+
+    return bed.peers.start("picker-203", PICKER, service="203", username="203", password=DEMO_USERS["203"],
+                           keys={"dial": dial, "replaces": replaces}, timeout=15)
+
+
+def offered_port(run: SippRun) -> str:
+    """The audio port of the first offer this SIPp sent (its INVITE)."""
+    found = re.search(r"m=audio (\d+)", run.messages())
+    assert found, run.explain()
+    return found.group(1)
+
+
+def check_picked_up(bed: CallBed, marie: SippProcess, jean: SippProcess, picker: SippProcess) -> None:
+    caller, taken, rang = jean.wait(), picker.wait(), marie.wait()
+    ok(caller, taken, rang)
+    assert rang.logged("cancel_reason") == [COMPLETED_ELSEWHERE], rang.explain()
+    # The two phones are joined directly: each got the other's offered media port in its answer.
+    assert caller.logged("answer_port") == [offered_port(taken)], caller.explain()
+    assert taken.logged("answer_port") == [offered_port(caller)], taken.explain()
+    assert caller.logged("connected")[0].startswith('"Pieter Peeters"'), caller.explain()
+    rows = rows_of_call(bed, caller, 3)
+    by_user = {r.user_id: r.direction for r in rows}
+    assert by_user["jean.dupont"] == "placed" and by_user[PIETER] == "received", rows
+
+
+def test_directed_pickup_by_code(make_bed: BedFactory) -> None:
+    """Pieter dials *97202 while Marie's phone rings: he is connected to Jean, Marie's phone stops ringing with
+    "completed elsewhere"; Jean's log shows the call placed, Pieter's received."""
+    bed = make_bed()
+    marie, jean = ringing_call(bed)
+    check_picked_up(bed, marie, jean, pick_up(bed, "*97202", "X-Pickup: code"))
+
+
+def test_group_pickup_by_code(make_bed: BedFactory) -> None:
+    bed = make_bed()
+    marie, jean = ringing_call(bed)
+    check_picked_up(bed, marie, jean, pick_up(bed, "*8", "X-Pickup: group"))
+
+
+def test_pickup_with_replaces_built_from_the_blf_notify(make_bed: BedFactory) -> None:
+    """Pieter's BLF key shows Marie ringing; his phone sends INVITE with Replaces built from the NOTIFY's
+    call-id and tags (as `account.X.dialoginfo_callpickup = 1` does): the call is his."""
+    from tests.helpers.server import wait_for
+
+    bed = make_bed()
+    watcher = watch(bed, "203", "202")
+    wait_for(lambda: "notify=0 " in watcher.log_text(), timeout=5, what="the first NOTIFY")
+    marie, jean = ringing_call(bed)
+    wait_for(lambda: "notify=2 early" in watcher.log_text(), timeout=5, what="the ringing NOTIFY")
+    line = next(v for v in watcher.log_text().splitlines() if v.startswith("remote=2 "))
+    _, _, call_id, local_tag, remote_tag = line.split()
+    picker = pick_up(bed, "202", f"Replaces: {call_id};to-tag={local_tag};from-tag={remote_tag}")
+    check_picked_up(bed, marie, jean, picker)
+    watcher.stop()
+
+
+def test_nothing_to_pick_up(make_bed: BedFactory) -> None:
+    from tests.helpers.server import DEMO_USERS
+
+    bed = make_bed()
+    run = bed.peers.run("nothing", FAILING, service="203", username="203", password=DEMO_USERS["203"],
+                        keys={"dial": "*97202", "maxfwd": "70"}, timeout=10)
+    ok(run)
+    assert run.logged("final") == ["481"], run.explain()
