@@ -21,6 +21,7 @@ from the pure renderers (`dialog_info`, `rlmi`, `mwi`). It knows nothing of call
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -35,10 +36,11 @@ from provisioning.model import Directory, Group, User
 from sipserver.address import Endpoint
 from sipserver.b2bua.call import LegStateChanged, LocalAddress
 from sipserver.b2bua.live import LiveCalls
+from sipserver.b2bua.location import LocationService
 from sipserver.events import ClientTransactionTimedOut, RequestReceived, ResponseReceived
 from sipserver.headers import parse_name_addr
-from sipserver.ids import new_tag
-from sipserver.message import build_response
+from sipserver.ids import new_call_id, new_tag
+from sipserver.message import Headers, SipRequest, build_response
 from sipserver.stack import SipStack
 
 log: Final = structlog.get_logger("callconnect.blf")
@@ -71,13 +73,16 @@ class ListState:
 class Notifier:
     def __init__(self, *, stack: SipStack, local_for: Callable[[Endpoint], LocalAddress], live: LiveCalls,
                  directory: Callable[[], Directory], now: Callable[[], float],
-                 policy: SubscriptionPolicy | None = None) -> None:
+                 policy: SubscriptionPolicy | None = None, location: LocationService | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.stack = stack
         self.local_for = local_for
         self.live = live
         self.subscriptions = Subscriptions(policy)
         self._directory = directory
         self._now = now
+        self.location = location
+        self._wall_clock = wall_clock
         self._messages: dict[str, tuple[int, int]] = {}  # user id -> (new, old)
         self._shown: dict[tuple[str, str], Shown] = {}  # single-resource dialog subscription -> last shown
         self._lists: dict[tuple[str, str], ListState] = {}
@@ -361,16 +366,51 @@ class Notifier:
                     self._send_list(subscription, now, full=True)
 
     def set_message_counts(self, user_id: str, new: int, old: int) -> int:
-        """The mailbox of `user_id` now holds `new`/`old` messages: tell the phones that subscribed. Returns
-        how many NOTIFYs were sent."""
-        if self._messages.get(user_id, (0, 0)) == (new, old) and user_id in self._messages:
+        """The mailbox of `user_id` now holds `new`/`old` messages: tell the phones that subscribed, or, when
+        none did, every registered phone of the user (unsolicited MWI, out of any dialog). Returns how many
+        NOTIFYs were sent."""
+        if self._messages.get(user_id) == (new, old):
             return 0
         self._messages[user_id] = (new, old)
         watchers = self.subscriptions.watching("message-summary", user_id)
         now = self._now()
         for subscription in watchers:
             self._send(subscription, now, *self._summary(user_id))
-        return len(watchers)
+        if watchers:
+            return len(watchers)
+        body, content_type = self._summary(user_id)
+        return self.notify_contacts(user_id, "message-summary", "active", body, content_type, now)
+
+    def notify_contacts(self, user_id: str, event: str, state: str, body: bytes, content_type: str | None,
+                        now: float, *, from_user: str | None = None) -> int:
+        """One out-of-dialog NOTIFY to each registered contact of `user_id` (unsolicited MWI, check-sync);
+        returns how many were sent. Answers to them need nothing from us."""
+        if self.location is None:
+            return 0
+        directory = self._directory()
+        user = directory.user_by_id(user_id)
+        if user is None:
+            return 0
+        group = directory.group_of(user)
+        bindings = self.location.current(f"sip:{user.user_id}@{group.domain}", self._wall_clock())
+        sender = from_user or group.voicemail_number
+        for binding in bindings:
+            local = self.local_for(binding.source)
+            headers = Headers()
+            headers.add("Via", local.via(binding.source.transport))
+            headers.add("Max-Forwards", "70")
+            headers.add("From", f"<sip:{sender}@{group.domain}>;tag={new_tag()}")
+            headers.add("To", f"<sip:{user.sip_username}@{group.domain}>")
+            headers.add("Call-ID", new_call_id(local.host))
+            headers.add("CSeq", "1 NOTIFY")
+            headers.add("Contact", local.contact(binding.source.transport))
+            headers.add("Event", event)
+            headers.add("Subscription-State", state)
+            if body and content_type:
+                headers.add("Content-Type", content_type)
+            headers.add("Content-Length", str(len(body)))
+            self.stack.send_request(SipRequest("NOTIFY", binding.contact, headers, body), binding.source, now)
+        return len(bindings)
 
     # -- time ----------------------------------------------------------------------------------------------
     def next_deadline(self) -> float | None:

@@ -40,10 +40,12 @@ from sipserver.stack import SipStack
 from storage.calllog import SqliteCallLogStore
 from storage.database import open_database
 from storage.locations import SqliteLocationStore
+from storage.mailboxes import MailboxCountsWatcher
 from storage.subscribers import SqliteSubscriberStore
 from webui.app import create_app
 
 log = structlog.get_logger("callconnect")
+MAILBOX_POLL_INTERVAL = 0.2  # seconds between two looks at the mailbox counts (a cheap PRAGMA data_version)
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -74,16 +76,21 @@ class RunningServer:
     binding_writer: BindingWriter
     load: LoadMonitor
     sip_addresses: list[ListenAddress]
+    mailboxes: MailboxCountsWatcher | None = None
     http_runner: web.AppRunner | None = None
     http_address: ListenAddress | None = None
     _housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
+    _mailbox_watch: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def stop(self) -> None:
         """Stop taking traffic, then make every store durable and close it."""
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
+        for task in (self._housekeeping, self._mailbox_watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self.mailboxes is not None:
+            self.mailboxes.close()
         self.load.stop()
         if self.http_runner is not None:
             await self.http_runner.cleanup()
@@ -125,7 +132,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
                            voicemail=config.voicemail)
     # The notifier reads the snapshot the application routes with (reloaded when provisioning changes).
     notifier = Notifier(stack=stack, local_for=sip.local_address_for, live=live, now=sip.now,
-                        directory=lambda: application.directory)
+                        directory=lambda: application.directory, location=location)
     application = Application(
         stack=stack, subscribers=subscribers, directory=directory, location=location,
         binding_writer=binding_writer, calls=calls, authenticator=authenticator, flush=sip.flush, now=sip.now,
@@ -142,6 +149,8 @@ async def start_server(config: ServerConfig) -> RunningServer:
         await running.stop()  # a busy port: close what is open (SQLite threads would keep the process alive)
         raise
     running._housekeeping = asyncio.get_running_loop().create_task(_housekeeping(running))
+    running.mailboxes = MailboxCountsWatcher(config.data_dir)
+    running._mailbox_watch = asyncio.get_running_loop().create_task(_watch_mailboxes(running, notifier))
     log.info("server_started", users=user_count(directory), bindings=len(location),
              data_dir=str(config.data_dir))
     return running
@@ -195,6 +204,20 @@ async def _housekeeping(running: RunningServer) -> None:
                 log.info("full_gc", unreachable=found, pause_ms=round((finished - started) * 1000, 1))
         except Exception:
             log.exception("housekeeping_failed")
+
+
+async def _watch_mailboxes(running: RunningServer, notifier: Notifier) -> None:
+    """Message counts written by the voicemail service or `callconnect mwi` light the phones' MWI lamps."""
+    assert running.mailboxes is not None
+    while True:
+        try:
+            if running.mailboxes.changed():
+                for counts in running.mailboxes.read_changes():
+                    notifier.set_message_counts(counts.user_id, counts.new, counts.old)
+                running.sip.flush()
+        except Exception:
+            log.exception("mailbox_watch_failed")
+        await asyncio.sleep(MAILBOX_POLL_INTERVAL)
 
 
 def run_server(config: ServerConfig) -> int:

@@ -1,4 +1,5 @@
-"""Command line: `callconnect serve`, `callconnect provision apply FILE`, `callconnect provision export`.
+"""Command line: `callconnect serve`, `callconnect provision apply FILE`, `callconnect provision export`,
+`callconnect mwi USER NEW OLD`.
 
 Parses arguments into a `ServerConfig` (or a provisioning action) and hands over to the composition root in
 `sipserver.app`. Argument errors exit with status 2 and a message naming the bad option; a provisioning file with
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,7 +82,48 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     export.add_argument("--group", help="group id (default: the only group)")
     export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+
+    mwi = sub.add_parser("mwi", help="set a user's voice message counts (lights the phone's message lamp)")
+    mwi.add_argument("user", help="user id, e.g. marie.martin")
+    mwi.add_argument("new", type=_count, help="new (unheard) messages")
+    mwi.add_argument("old", type=_count, help="old (heard) messages")
+    mwi.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative, got {value}")
+    return value
+
+
+def set_mailbox_counts(data_dir: Path, user_id: str, new: int, old: int) -> int:
+    """`callconnect mwi`: store the counts where the running server (and the portal) read them."""
+    import sqlite3
+
+    from storage.database import database_path
+    from storage.mailboxes import MailboxCountsWriter
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database_path(data_dir)}?mode=ro", uri=True)) as db:
+            known = db.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is not None
+    except sqlite3.Error as exc:
+        print(f"error: cannot read the subscribers in {data_dir}: {exc}", file=sys.stderr)
+        return 1
+    if not known:
+        print(f"error: no user {user_id!r} in {data_dir}", file=sys.stderr)
+        return 1
+    writer = MailboxCountsWriter(data_dir)
+    try:
+        writer.set_counts(user_id, new, old)
+    finally:
+        writer.close()
+    print(f"{user_id}: {new} new, {old} old")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             voicemail=args.voicemail_uri,
         )
         return run_server(config)
+    if args.command == "mwi":
+        return set_mailbox_counts(args.data_dir, args.user, args.new, args.old)
     from sipserver.provision_cli import apply_file, export_group
 
     if args.action == "apply":
