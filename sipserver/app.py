@@ -45,7 +45,7 @@ from storage.subscribers import SqliteSubscriberStore
 from webui.app import create_app
 
 log = structlog.get_logger("callconnect")
-MAILBOX_POLL_INTERVAL = 0.2  # seconds between two looks at the mailbox counts (a cheap PRAGMA data_version)
+STORE_POLL_INTERVAL = 0.2  # seconds between two looks at other processes' writes (a cheap PRAGMA data_version)
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -80,11 +80,11 @@ class RunningServer:
     http_runner: web.AppRunner | None = None
     http_address: ListenAddress | None = None
     _housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
-    _mailbox_watch: asyncio.Task[None] | None = field(default=None, repr=False)
+    _store_watch: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def stop(self) -> None:
         """Stop taking traffic, then make every store durable and close it."""
-        for task in (self._housekeeping, self._mailbox_watch):
+        for task in (self._housekeeping, self._store_watch):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -150,7 +150,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
         raise
     running._housekeeping = asyncio.get_running_loop().create_task(_housekeeping(running))
     running.mailboxes = MailboxCountsWatcher(config.data_dir)
-    running._mailbox_watch = asyncio.get_running_loop().create_task(_watch_mailboxes(running, notifier))
+    running._store_watch = asyncio.get_running_loop().create_task(_watch_stores(running, notifier))
     log.info("server_started", users=user_count(directory), bindings=len(location),
              data_dir=str(config.data_dir))
     return running
@@ -206,18 +206,20 @@ async def _housekeeping(running: RunningServer) -> None:
             log.exception("housekeeping_failed")
 
 
-async def _watch_mailboxes(running: RunningServer, notifier: Notifier) -> None:
-    """Message counts written by the voicemail service or `callconnect mwi` light the phones' MWI lamps."""
+async def _watch_stores(running: RunningServer, notifier: Notifier) -> None:
+    """Message counts written by the voicemail service or `callconnect mwi` light the phones' MWI lamps;
+    provisioning written by `provision apply` is reloaded (BLF lists and privacy follow at once)."""
     assert running.mailboxes is not None
     while True:
         try:
+            running.application.reload_if_changed()
             if running.mailboxes.changed():
                 for counts in running.mailboxes.read_changes():
                     notifier.set_message_counts(counts.user_id, counts.new, counts.old)
                 running.sip.flush()
         except Exception:
             log.exception("mailbox_watch_failed")
-        await asyncio.sleep(MAILBOX_POLL_INTERVAL)
+        await asyncio.sleep(STORE_POLL_INTERVAL)
 
 
 def run_server(config: ServerConfig) -> int:

@@ -133,6 +133,12 @@ class Application:
         except RemoteProtocolError as exc:
             self.stack.reply(event.transaction, exc.status_hint or 400, now, None, exc.extra_headers)
 
+    def reload_if_changed(self) -> None:
+        """Reload the directory now if another process changed provisioning (no request needed to notice):
+        BLF lists, privacy and provisioning files follow a `provision apply` within the poll interval."""
+        if self._reload_task is None and self.subscribers.has_changed():
+            self._start_reload()
+
     def _start_reload(self) -> None:
         if self._reload_task is None:
             self._reload_task = asyncio.get_running_loop().create_task(self._reload())

@@ -214,3 +214,53 @@ def test_nothing_to_pick_up(make_bed: BedFactory) -> None:
                         keys={"dial": "*97202", "maxfwd": "70"}, timeout=10)
     ok(run)
     assert run.logged("final") == ["481"], run.explain()
+
+
+# -- BLF list (RFC 4662) -----------------------------------------------------------------------------------------
+LIST = scenario("blf_list", "uac.xml")
+
+
+def list_notifies(run: SippRun) -> list[dict[str, object]]:
+    """Each list NOTIFY the SIPp phone received: fullState, RLMI resources (uri, name), each part's state."""
+    out: list[dict[str, object]] = []
+    for text in run.received("NOTIFY"):
+        full = re.search(r'fullState="(true|false)"', text)
+        out.append({
+            "full": full.group(1) if full else None,
+            "require": re.search(r"(?im)^Require:\s*eventlist", text) is not None,
+            "resources": re.findall(r'<resource uri="([^"]+)">\s*<name>([^<]*)</name>', text),
+            "states": re.findall(r'entity="([^"]+)">\s*<dialog[^>]*>\s*<state>([a-z]+)</state>', text),
+        })
+    return out
+
+
+def test_a_blf_list_over_tcp_follows_calls_and_membership_changes(make_bed: BedFactory) -> None:
+    """Pieter's phone watches his list `pieter-blf` (Marie and Sophie): full state first, one partial NOTIFY
+    per change of Marie's key while Jean calls her, then a full state with Jean added when the selection
+    changes (no reboot, no new subscription)."""
+    from tests.helpers.server import DEMO_USERS, wait_for
+
+    bed = make_bed(**{PIETER: {"blf": {"monitored_users": [MARIE, "sophie.lambert"], "list_uri": "pieter-blf"}}})
+    phone = bed.peers.start("list-203", LIST, service="203", username="203", password=DEMO_USERS["203"],
+                            keys={"dial": "pieter-blf"}, timeout=20, extra=["-t", "t1"])
+    wait_for(lambda: "list_notify=true" in phone.log_text(), timeout=5, what="the full-state NOTIFY")
+    marie = bed.peers.callee("202", ANSWER)
+    caller = bed.peers.caller("201", CALLER, keys={"dial": "202"}, pause_ms=300)
+    ok(caller, marie.wait())
+    wait_for(lambda: phone.log_text().count("list_notify=") == 5, timeout=5, what="the four partial NOTIFYs")
+    set_services(bed.data_dir, PIETER, {"blf": {"monitored_users": [MARIE, "sophie.lambert", "jean.dupont"],
+                                                "list_uri": "pieter-blf"}})
+    run = phone.wait()
+    ok(run)
+    assert run.logged("require")[0].strip() == "eventlist"
+    seen = list_notifies(run)
+    assert [n["full"] for n in seen] == ["true", "false", "false", "false", "false", "true", "true"], run.explain()
+    assert all(n["require"] for n in seen)
+    assert seen[0]["resources"] == [("sip:202@callconnect.local", "Marie Martin 202"),
+                                    ("sip:204@callconnect.local", "Sophie Lambert 204")]
+    assert [n["states"] for n in seen[1:5]] == [[("sip:202@callconnect.local", s)]
+                                                for s in ("trying", "early", "confirmed", "terminated")]
+    assert [uri for uri, _ in seen[5]["resources"]] == [  # type: ignore[union-attr]
+        "sip:202@callconnect.local", "sip:204@callconnect.local", "sip:201@callconnect.local"]
+    assert all(" TCP message" in line or "TCP" in line for line in run.messages().splitlines()
+               if "message received" in line)
