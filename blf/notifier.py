@@ -42,6 +42,7 @@ from sipserver.headers import parse_name_addr
 from sipserver.ids import new_call_id, new_tag
 from sipserver.message import Headers, SipRequest, build_response
 from sipserver.stack import SipStack
+from storage.subscriptions import StoredSubscription, SubscriptionChange
 
 log: Final = structlog.get_logger("callconnect.blf")
 DIALOG_INFO: Final = "application/dialog-info+xml"
@@ -74,7 +75,8 @@ class Notifier:
     def __init__(self, *, stack: SipStack, local_for: Callable[[Endpoint], LocalAddress], live: LiveCalls,
                  directory: Callable[[], Directory], now: Callable[[], float],
                  policy: SubscriptionPolicy | None = None, location: LocationService | None = None,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time,
+                 persist: Callable[[SubscriptionChange], None] | None = None) -> None:
         self.stack = stack
         self.local_for = local_for
         self.live = live
@@ -83,6 +85,7 @@ class Notifier:
         self._now = now
         self.location = location
         self._wall_clock = wall_clock
+        self._persist = persist  # keeps subscriptions across a restart (storage.subscriptions)
         self._messages: dict[str, tuple[int, int]] = {}  # user id -> (new, old)
         self._shown: dict[tuple[str, str], Shown] = {}  # single-resource dialog subscription -> last shown
         self._lists: dict[tuple[str, str], ListState] = {}
@@ -162,8 +165,10 @@ class Notifier:
         log.info("subscribed" if expires else "unsubscribed", watcher=subscription.watcher,
                  resource=subscription.resource, package=subscription.event, list=subscription.is_list,
                  expires=expires)
-        if isinstance(outcome, Accepted) and outcome.new and subscription.is_list:
-            self._lists[subscription.key] = ListState()
+        if isinstance(outcome, Accepted):
+            if outcome.new and subscription.is_list:
+                self._lists[subscription.key] = ListState()
+            self._remember(subscription, now)
         if expires:
             self._notify_full(subscription, now)
         else:
@@ -318,7 +323,29 @@ class Notifier:
                      package=subscription.event, status=why)
         self._forget(subscription)
 
+    def _remember(self, subscription: Subscription, now: float) -> None:
+        if self._persist is not None:
+            stored = StoredSubscription(
+                dialog=subscription.dialog, event=subscription.event, watcher=subscription.watcher,
+                resource=subscription.resource, is_list=subscription.is_list,
+                destination=subscription.destination.without_connection(),
+                expires_at=self._wall_clock() + (subscription.expires_at - now))
+            self._persist(SubscriptionChange(subscription.key, stored))
+
+    def deactivate(self, stored: list[StoredSubscription], now: float) -> None:
+        """After a restart: tell each phone that had a subscription to subscribe again at once (RFC 6665
+        §4.2.2 `reason=deactivated`); its new SUBSCRIBE gets the full state."""
+        for old in stored:
+            subscription = Subscription(dialog=old.dialog, event=old.event, watcher=old.watcher,
+                                        resource=old.resource, is_list=old.is_list, destination=old.destination,
+                                        expires_at=now)
+            self._send(subscription, now, b"", "", terminated="deactivated")
+        if stored:
+            log.info("subscriptions_deactivated", count=len(stored))
+
     def _forget(self, subscription: Subscription) -> None:
+        if self._persist is not None:
+            self._persist(SubscriptionChange(subscription.key, None))
         self.subscriptions.remove(subscription)
         self._shown.pop(subscription.key, None)
         state = self._lists.pop(subscription.key, None)

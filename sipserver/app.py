@@ -26,7 +26,7 @@ from provisioning.demo import demo_group_description
 from provisioning.model import Directory
 from sipserver.aio import gcpolicy
 from sipserver.aio.application import Application
-from sipserver.aio.batching import BindingWriter
+from sipserver.aio.batching import BindingWriter, GroupCommit, ignore_failure
 from sipserver.aio.calls import CallController
 from sipserver.aio.loadmonitor import LoadMonitor
 from sipserver.aio.server import SipServer
@@ -42,6 +42,7 @@ from storage.database import open_database
 from storage.locations import SqliteLocationStore
 from storage.mailboxes import MailboxCountsWatcher
 from storage.subscribers import SqliteSubscriberStore
+from storage.subscriptions import SqliteSubscriptionStore, SubscriptionChange
 from webui.app import create_app
 
 log = structlog.get_logger("callconnect")
@@ -76,6 +77,7 @@ class RunningServer:
     binding_writer: BindingWriter
     load: LoadMonitor
     sip_addresses: list[ListenAddress]
+    subscription_writer: GroupCommit[SubscriptionChange] | None = None
     mailboxes: MailboxCountsWatcher | None = None
     http_runner: web.AppRunner | None = None
     http_address: ListenAddress | None = None
@@ -97,6 +99,8 @@ class RunningServer:
         await self.sip.close()
         await self.application.calls.flush()
         await self.binding_writer.flush()
+        if self.subscription_writer is not None:
+            await self.subscription_writer.flush()
         await self.subscribers.close()
         await self.call_log_db.close()
         await self.db.close()
@@ -131,15 +135,21 @@ async def start_server(config: ServerConfig) -> RunningServer:
                            ring_limit=config.ring_limit, probe_interval=config.dialog_probe_interval,
                            voicemail=config.voicemail)
     # The notifier reads the snapshot the application routes with (reloaded when provisioning changes).
+    subscription_store = SqliteSubscriptionStore(db)
+    subscription_writer: GroupCommit[SubscriptionChange] = GroupCommit(
+        subscription_store.save_changes, "event_subscriptions", window=0.05)
     notifier = Notifier(stack=stack, local_for=sip.local_address_for, live=live, now=sip.now,
-                        directory=lambda: application.directory, location=location)
+                        directory=lambda: application.directory, location=location,
+                        persist=lambda change: subscription_writer.submit([change]).add_done_callback(
+                            ignore_failure))
     application = Application(
         stack=stack, subscribers=subscribers, directory=directory, location=location,
         binding_writer=binding_writer, calls=calls, authenticator=authenticator, flush=sip.flush, now=sip.now,
         registrar_policy=config.registrar, digest_algorithms=config.digest_algorithms, notifier=notifier,
     )
     sip.application = application
-    running = RunningServer(config, sip, application, db, call_log_db, subscribers, binding_writer, load, [])
+    running = RunningServer(config, sip, application, db, call_log_db, subscribers, binding_writer, load, [],
+                            subscription_writer=subscription_writer)
     try:
         for address in config.sip_listen:
             running.sip_addresses.append(await sip.listen(address))
@@ -148,6 +158,10 @@ async def start_server(config: ServerConfig) -> RunningServer:
     except BaseException:
         await running.stop()  # a busy port: close what is open (SQLite threads would keep the process alive)
         raise
+    # Phones that had subscriptions before a restart subscribe again at once (RFC 6665 §4.2.2).
+    notifier.deactivate(await subscription_store.load(time.time()), sip.now())
+    await subscription_store.clear()
+    sip.flush()
     running._housekeeping = asyncio.get_running_loop().create_task(_housekeeping(running))
     running.mailboxes = MailboxCountsWatcher(config.data_dir)
     running._store_watch = asyncio.get_running_loop().create_task(_watch_stores(running, notifier))

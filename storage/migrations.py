@@ -203,9 +203,33 @@ ALTER TABLE groups ADD COLUMN feature_codes TEXT NOT NULL DEFAULT 'both'
     CHECK (feature_codes IN ('both', 'star', 'gsm'));
 """
 
+_EVENT_SUBSCRIPTIONS_V3 = """
+-- blf.subscription.Subscription: the SUBSCRIBE dialogs we notify (BLF, lists, MWI), kept so that after a
+-- restart every phone is told to subscribe again (NOTIFY terminated;reason=deactivated, RFC 6665 §4.2.2).
+CREATE TABLE event_subscriptions (
+    call_id TEXT NOT NULL,
+    local_tag TEXT NOT NULL,
+    remote_tag TEXT NOT NULL,
+    local_uri TEXT NOT NULL,
+    remote_uri TEXT NOT NULL,
+    remote_target TEXT NOT NULL,
+    route_set TEXT NOT NULL,       -- JSON list of Route values
+    local_cseq INTEGER NOT NULL,
+    local_contact TEXT NOT NULL,
+    event TEXT NOT NULL,
+    watcher TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    is_list INTEGER NOT NULL,
+    destination TEXT NOT NULL,     -- transport|host|port, as registrations.source
+    expires_at REAL NOT NULL,      -- wall-clock seconds
+    PRIMARY KEY (call_id, local_tag)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, registrations, call log", _SUBSCRIBERS_V1),
     Migration(2, "groups.feature_codes", _GROUP_FEATURE_CODES_V2),
+    Migration(3, "event subscriptions", _EVENT_SUBSCRIPTIONS_V3),
 )
 
 

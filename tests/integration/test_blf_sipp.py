@@ -264,3 +264,23 @@ def test_a_blf_list_over_tcp_follows_calls_and_membership_changes(make_bed: BedF
         "sip:202@callconnect.local", "sip:204@callconnect.local", "sip:201@callconnect.local"]
     assert all(" TCP message" in line or "TCP" in line for line in run.messages().splitlines()
                if "message received" in line)
+
+
+# -- restart -----------------------------------------------------------------------------------------------------
+def test_after_a_restart_the_phone_is_told_to_subscribe_again(make_bed: BedFactory) -> None:
+    """The server stops (SIGTERM) and starts again: the watching phone gets `terminated;reason=deactivated`
+    on its old dialog and subscribes again; the new subscription starts with the full state (version 0)."""
+    from tests.helpers.server import DEMO_USERS, wait_for
+
+    bed = make_bed()
+    watcher = bed.peers.start("watcher-203", scenario("blf_subscribe", "uac_restart.xml"), service="203",
+                              username="203", password=DEMO_USERS["203"], keys={"dial": "202"}, timeout=40)
+    wait_for(lambda: "notify=0 " in watcher.log_text(), timeout=5, what="the first NOTIFY")
+    assert bed.server.stop() == 0, bed.server.describe()
+    bed.server.restart()
+    run = watcher.wait()
+    ok(run)
+    assert [(state, substate) for _, state, substate in notifies(run)] == [
+        ("terminated", "active"), ("terminated", "terminated"), ("terminated", "active")], run.explain()
+    assert "reason=deactivated" in run.logged("notify")[1], run.explain()
+    assert [version for version, _, _ in notifies(run)][2] == 0
