@@ -21,17 +21,20 @@ from the pure renderers (`dialog_info`, `rlmi`, `mwi`). It knows nothing of call
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 import structlog
 
+from blf import feature_sync
 from blf.dialog_info import DialogView, most_urgent, render_dialog_info
 from blf.mwi import render_message_summary
 from blf.rlmi import ListMember, render_list_notify
 from blf.subscription import Accepted, Refused, Subscription, SubscriptionPolicy, Subscriptions, Unsubscribed, accepts
+from features.model import ServiceSettings
 from provisioning.model import Directory, Group, User
 from sipserver.address import Endpoint
 from sipserver.b2bua.call import LegStateChanged, LocalAddress
@@ -76,7 +79,9 @@ class Notifier:
                  directory: Callable[[], Directory], now: Callable[[], float],
                  policy: SubscriptionPolicy | None = None, location: LocationService | None = None,
                  wall_clock: Callable[[], float] = time.time,
-                 persist: Callable[[SubscriptionChange], None] | None = None) -> None:
+                 persist: Callable[[SubscriptionChange], None] | None = None,
+                 update_services: Callable[[str, ServiceSettings], Awaitable[None]] | None = None,
+                 flush: Callable[[], None] | None = None) -> None:
         self.stack = stack
         self.local_for = local_for
         self.live = live
@@ -86,6 +91,9 @@ class Notifier:
         self.location = location
         self._wall_clock = wall_clock
         self._persist = persist  # keeps subscriptions across a restart (storage.subscriptions)
+        self._update_services = update_services  # the subscriber store: what a phone's feature key changes
+        self._flush = flush  # sends what the stack queued, for NOTIFYs sent after a store write
+        self._features_sent: dict[tuple[str, str], tuple[bytes, ...]] = {}  # as-feature-event: last documents
         self._messages: dict[str, tuple[int, int]] = {}  # user id -> (new, old)
         self._shown: dict[tuple[str, str], Shown] = {}  # single-resource dialog subscription -> last shown
         self._lists: dict[tuple[str, str], ListState] = {}
@@ -103,14 +111,22 @@ class Notifier:
         directory = self._directory()
         user_part = request.request_uri.unescaped_user or ""
         is_list = False
-        if package == "message-summary":
+        wanted: tuple[str, ...]
+        if package == "as-feature-event":
+            resource = watcher
+            addressed = directory.resolve_user(user_part, group) if user_part else watcher
+            if addressed is None or addressed.user_id != watcher.user_id:
+                self.stack.reply(txn, 403, now, "Only Your Own Features")
+                return
+            wanted = (feature_sync.CONTENT_TYPE,)
+        elif package == "message-summary":
             resource = watcher
             if user_part and user_part != group.voicemail_number:
                 addressed = directory.resolve_user(user_part, group)
                 if addressed is None or addressed.user_id != watcher.user_id:
                     self.stack.reply(txn, 403, now, "Only Your Own Mailbox")
                     return
-            wanted: tuple[str, ...] = (MESSAGE_SUMMARY,)
+            wanted = (MESSAGE_SUMMARY,)
         else:
             found = directory.resolve_user(user_part, group)
             if found is None:
@@ -170,16 +186,70 @@ class Notifier:
                 self._lists[subscription.key] = ListState()
             self._remember(subscription, now)
         if expires:
-            self._notify_full(subscription, now)
+            if subscription.event == "as-feature-event" and event.request.body:
+                self._on_feature_request(subscription, event.request.body, now)  # it sends the NOTIFY
+            else:
+                self._notify_full(subscription, now)
         else:
             self._notify_full(subscription, now, terminated="")
             self._forget(subscription)
+
+    def _on_feature_request(self, subscription: Subscription, body: bytes, now: float) -> None:
+        """The phone's DND / forward key (`SetDoNotDisturb` / `SetForwarding` in its SUBSCRIBE): store the
+        setting the portal shows; the NOTIFYs then show what was stored (or, refused, what still is)."""
+        user = self._directory().user_by_id(subscription.resource)
+        if user is None or self._update_services is None:
+            return
+        request = feature_sync.parse_request(body)
+        settings = request if isinstance(request, feature_sync.Refusal) else \
+            feature_sync.apply_request(request, user.services)
+        if isinstance(settings, feature_sync.Refusal):
+            log.info("feature_key_refused", user=user.user_id, reason=settings.reason)
+            self._send_features(subscription, user.services, now, at_least_one=True)  # what is really set
+            return
+        written = asyncio.ensure_future(self._update_services(user.user_id, settings))
+
+        def done(future: asyncio.Future[None]) -> None:
+            later = self._now()
+            if future.cancelled() or future.exception() is not None:
+                log.error("feature_key_not_stored", user=user.user_id)
+                self._send_features(subscription, user.services, later, at_least_one=True)
+            else:
+                log.info("feature_key", user=user.user_id, change=type(request).__name__)
+                self._send_features(subscription, settings, later, at_least_one=True)
+            if self._flush is not None:
+                self._flush()
+
+        written.add_done_callback(done)
+
+    def _send_features(self, subscription: Subscription, services: ServiceSettings | None, now: float, *,
+                       terminated: str | None = None, at_least_one: bool = False) -> None:
+        """A NOTIFY per feature key whose state differs from what this phone was last told (all at first);
+        `at_least_one`: the DND document even when nothing changed (a SUBSCRIBE is always followed by one)."""
+        if self.subscriptions.get(subscription.key) is not subscription and terminated is None:
+            return
+        if services is None or terminated is not None:
+            self._send(subscription, now, b"", "", terminated=terminated)
+            return
+        user = self._directory().user_by_id(subscription.resource)
+        documents = feature_sync.feature_events(services, user.sip_username if user else subscription.resource)
+        sent = self._features_sent.get(subscription.key, ())
+        changed = [d for i, d in enumerate(documents) if i >= len(sent) or sent[i] != d]
+        if not changed and at_least_one:
+            changed = [documents[0]]
+        for document in changed:
+            self._send(subscription, now, document, feature_sync.CONTENT_TYPE)
+        self._features_sent[subscription.key] = documents
 
     # -- NOTIFY --------------------------------------------------------------------------------------------
     def _notify_full(self, subscription: Subscription, now: float, *, terminated: str | None = None) -> None:
         """Send the whole current state; `terminated` None: still active, "" or a reason: the last NOTIFY."""
         if subscription.event == "message-summary":
             self._send(subscription, now, *self._summary(subscription.resource), terminated=terminated)
+        elif subscription.event == "as-feature-event":
+            user = self._directory().user_by_id(subscription.resource)
+            self._features_sent.pop(subscription.key, None)  # a full state: every key
+            self._send_features(subscription, user.services if user else None, now, terminated=terminated)
         elif subscription.is_list:
             self._send_list(subscription, now, full=True, terminated=terminated)
         else:
@@ -348,6 +418,7 @@ class Notifier:
             self._persist(SubscriptionChange(subscription.key, None))
         self.subscriptions.remove(subscription)
         self._shown.pop(subscription.key, None)
+        self._features_sent.pop(subscription.key, None)
         state = self._lists.pop(subscription.key, None)
         if state is not None:
             self._index_list(subscription, state.members, ())
@@ -387,6 +458,8 @@ class Notifier:
                 log.info("subscription_ended", watcher=subscription.watcher, resource=subscription.resource,
                          why="no longer allowed")
                 continue
+            if subscription.event == "as-feature-event" and resource is not None:
+                self._send_features(subscription, resource.services, now)  # what the portal, a code... changed
             if subscription.is_list and resource is not None:
                 state = self._lists.get(subscription.key)
                 if state is not None and state.members != self._members_of(resource, directory):

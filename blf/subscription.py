@@ -24,7 +24,7 @@ from sipserver.errors import RemoteProtocolError
 from sipserver.headers import parse_expires
 from sipserver.message import SipRequest
 
-PACKAGES: Final = ("dialog", "message-summary")
+PACKAGES: Final = ("dialog", "message-summary", "as-feature-event")
 ALLOW_EVENTS: Final = ", ".join(PACKAGES)
 
 

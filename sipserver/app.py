@@ -141,7 +141,8 @@ async def start_server(config: ServerConfig) -> RunningServer:
     notifier = Notifier(stack=stack, local_for=sip.local_address_for, live=live, now=sip.now,
                         directory=lambda: application.directory, location=location,
                         persist=lambda change: subscription_writer.submit([change]).add_done_callback(
-                            ignore_failure))
+                            ignore_failure),
+                        update_services=subscribers.update_services, flush=sip.flush)
     application = Application(
         stack=stack, subscribers=subscribers, directory=directory, location=location,
         binding_writer=binding_writer, calls=calls, authenticator=authenticator, flush=sip.flush, now=sip.now,

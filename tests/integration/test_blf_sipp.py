@@ -284,3 +284,41 @@ def test_after_a_restart_the_phone_is_told_to_subscribe_again(make_bed: BedFacto
         ("terminated", "active"), ("terminated", "terminated"), ("terminated", "active")], run.explain()
     assert "reason=deactivated" in run.logged("notify")[1], run.explain()
     assert [version for version, _, _ in notifies(run)][2] == 0
+
+
+# -- phone key sync (as-feature-event) ---------------------------------------------------------------------------
+FEATURE_SYNC = scenario("feature_sync", "uac.xml")
+
+
+def feature_documents(run: SippRun) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for text in run.received("NOTIFY"):
+        fields = dict(re.findall(r"<(doNotDisturbOn|forwardingType|forwardStatus|forwardTo)>([^<]*)<", text))
+        kind = re.search(r"<(DoNotDisturbEvent|ForwardingEvent)", text)
+        fields["event"] = kind.group(1) if kind else ""
+        out.append(fields)
+    return out
+
+
+def test_the_phone_dnd_key_and_the_portal_stay_the_same(make_bed: BedFactory) -> None:
+    """DND pressed on the phone is stored (the portal shows it, calls get it); forwarding set in the store (as
+    the portal does) reaches the phone's key at once."""
+    from tests.helpers.server import DEMO_USERS, wait_for
+    from tests.helpers.sipp_calls import read_services
+
+    bed = make_bed()
+    phone = bed.peers.start("keys-203", FEATURE_SYNC, service="203", username="203", password=DEMO_USERS["203"],
+                            timeout=20)
+    wait_for(lambda: phone.log_text().count("feature_notify=") >= 5, timeout=10, what="DND on NOTIFY")
+    assert read_services(bed.data_dir, PIETER)["dnd"]["active"] is True  # type: ignore[index]
+    set_services(bed.data_dir, PIETER, {"dnd": {"active": True},
+                                        "forward_always": {"active": True, "number": "0470123456"}})
+    run = phone.wait()
+    ok(run)
+    docs = feature_documents(run)
+    assert [d["event"] for d in docs[:4]] == ["DoNotDisturbEvent"] + ["ForwardingEvent"] * 3, run.explain()
+    assert docs[0]["doNotDisturbOn"] == "false"
+    assert [d["forwardingType"] for d in docs[1:4]] == ["forwardImmediate", "forwardBusy", "forwardNoAns"]
+    assert (docs[4]["event"], docs[4]["doNotDisturbOn"]) == ("DoNotDisturbEvent", "true")
+    assert (docs[5]["forwardingType"], docs[5]["forwardStatus"], docs[5]["forwardTo"]) == (
+        "forwardImmediate", "true", "0470123456")

@@ -39,7 +39,7 @@ def new(table: Subscriptions, request: SipRequest, now: float = 0.0) -> Accepted
 
 def test_unknown_package_gets_489_with_allow_events() -> None:
     assert Subscriptions().check_event(subscribe(event="presence")) == Refused(
-        489, "Bad Event", (("Allow-Events", "dialog, message-summary"),))
+        489, "Bad Event", (("Allow-Events", "dialog, message-summary, as-feature-event"),))
     assert Subscriptions().check_event(subscribe(event="Dialog;id=1")) == "dialog"
 
 
