@@ -36,6 +36,7 @@ from provisioning.model import (
     ProvisioningError,
     Trunk,
     User,
+    provisioning_ha1,
     sip_ha1,
 )
 from provisioning.numbers import NumberError, clean_number, to_e164
@@ -197,8 +198,29 @@ class _Parser:
 
     def device(self, data: object, path: str, errors: list[Problem]) -> Device | None:
         r = TableReader(data, path, errors)
-        return r.build(Device, mac=r.required("mac"), group_id=self.group_id, model=r.required("model"),
-                       owner=r.required("owner"), label=r.opt_text("label"))
+        mac = r.required("mac")
+        password = r.opt_text("provisioning_password")
+        md5, sha256 = r.opt_text("provisioning_ha1_md5"), r.opt_text("provisioning_ha1_sha256")
+        ha1: dict[str, str] = {}
+        if password is not None:
+            if md5 is not None or sha256 is not None:
+                r.error("provisioning_password", "give either provisioning_password or provisioning_ha1_md5 + "
+                                                 "provisioning_ha1_sha256, not both")
+            elif not password:
+                r.error("provisioning_password", "must not be empty")
+            else:
+                try:
+                    ha1 = provisioning_ha1(mac, password)
+                except ValueError:
+                    pass  # the bad MAC is reported by the Device itself
+        elif md5 is not None or sha256 is not None:
+            if md5 is None or sha256 is None:
+                r.error("provisioning_ha1_md5" if md5 is None else "provisioning_ha1_sha256",
+                        "provisioning_ha1_md5 and provisioning_ha1_sha256 go together")
+            else:
+                ha1 = {"MD5": md5.lower(), "SHA-256": sha256.lower()}
+        return r.build(Device, mac=mac, group_id=self.group_id, model=r.required("model"),
+                       owner=r.required("owner"), label=r.opt_text("label"), provisioning_ha1=ha1)
 
     def schedule(self, data: object, path: str, errors: list[Problem]) -> GroupSchedule | None:
         return self._schedule(Schedule, data, path, errors)
@@ -247,8 +269,8 @@ _HEADER: Final = (
     "# Call Connect group description, exported by `callconnect provision export`.\n"
     "# Apply with `callconnect provision apply FILE`: the group becomes exactly this file (users\n"
     "# absent from it are removed). Passwords are hashes: SIP HA1 values are tied to the group domain,\n"
-    "# so changing `domain` requires new SIP passwords. Service settings list only what differs from\n"
-    "# the defaults.\n\n"
+    "# so changing `domain` requires new SIP passwords (a phone's provisioning HA1 is tied to its MAC).\n"
+    "# Service settings list only what differs from the defaults.\n\n"
 )
 
 
@@ -305,7 +327,9 @@ def dump_group(desc: GroupDescription) -> str:
         }),
         "departments": [{"id": d.id, "name": d.name} for d in desc.departments],
         "users": [_user_dict(u) for u in desc.users],
-        "devices": [_drop_none({"mac": d.mac, "model": d.model, "owner": d.owner, "label": d.label})
+        "devices": [_drop_none({"mac": d.mac, "model": d.model, "owner": d.owner, "label": d.label,
+                                "provisioning_ha1_md5": d.provisioning_ha1.get("MD5"),
+                                "provisioning_ha1_sha256": d.provisioning_ha1.get("SHA-256")})
                     for d in desc.devices],
         "schedules": [_schedule_dict(s) for s in desc.schedules if isinstance(s.schedule, Schedule)],
         "holiday_schedules": [_schedule_dict(s) for s in desc.schedules

@@ -7,8 +7,10 @@ crosses entities (duplicates, references, outgoing CLI among the group's numbers
 provisioning file (`users[2].outgoing_cli`). `Directory` indexes descriptions for O(1) lookups.
 
 Credentials: SIP passwords are never stored, only HA1 = H(sip_username:domain:password) per algorithm
-(`sip_ha1()`, RFC 7616 §3.4.2, MD5 and SHA-256); portal passwords only as Argon2id hashes. A trunk's password
-is ours towards the carrier and must be sent in clear by us, so it is stored as given.
+(`sip_ha1()`, RFC 7616 §3.4.2, MD5 and SHA-256); portal passwords only as Argon2id hashes. A phone's
+auto-provisioning password (HTTP Digest towards our provisioning files) likewise only as HA1 =
+H(mac:PROVISIONING_REALM:password) (`provisioning_ha1()`). A trunk's password is ours towards the carrier
+and must be sent in clear by us, so it is stored as given.
 
 This module knows nothing of SQL, TOML, SIP messages or sockets; it imports only `features.model`,
 `features.codes` (the feature code styles) and `provisioning.numbers`.
@@ -34,6 +36,7 @@ from provisioning.numbers import EMERGENCY_NUMBERS, NumberError, is_e164, to_e16
 __all__ = [
     "DEVICE_MODELS",
     "LANGUAGES",
+    "PROVISIONING_REALM",
     "TRANSPORTS",
     "Department",
     "Device",
@@ -49,6 +52,7 @@ __all__ = [
     "hash_portal_password",
     "normalize_mac",
     "parse_source",
+    "provisioning_ha1",
     "sip_ha1",
     "user_service_problems",
     "verify_portal_password",
@@ -58,6 +62,9 @@ LANGUAGES: Final = ("fr", "nl", "en")
 DEVICE_MODELS: Final = ("T42G", "T42S", "T42U", "T48G", "T48S", "T48U")
 TRANSPORTS: Final = ("udp", "tcp", "tls")
 HA1_ALGORITHMS: Final = ("MD5", "SHA-256")
+# The HTTP Digest realm of the provisioning files (RFC 7616), one for every group: a challenge must not tell
+# which group a MAC belongs to. The "@" keeps it apart from every SIP realm (a group domain is a host name).
+PROVISIONING_REALM: Final = "provisioning@callconnect"
 _HA1_LENGTH: Final = {"MD5": 32, "SHA-256": 64}
 
 _ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -115,6 +122,22 @@ def sip_ha1(username: str, realm: str, password: str) -> dict[str, str]:
     """`{"MD5": ..., "SHA-256": ...}`: hex H(username:realm:password) for digest authentication."""
     data = f"{username}:{realm}:{password}".encode("utf-8", "surrogateescape")
     return {"MD5": hashlib.md5(data).hexdigest(), "SHA-256": hashlib.sha256(data).hexdigest()}
+
+
+def provisioning_ha1(mac: str, password: str) -> dict[str, str]:
+    """`{"MD5": ..., "SHA-256": ...}`: HA1 of a phone's auto-provisioning credential, whose Digest user name
+    is the normalised MAC (`001565aabbcc`) in `PROVISIONING_REALM`. Raises ValueError for a bad MAC."""
+    return sip_ha1(normalize_mac(mac), PROVISIONING_REALM, password)
+
+
+def _ha1_problems(path: str, ha1: Mapping[str, str]) -> Iterator[Problem]:
+    """An HA1 map is empty (no credential) or holds both algorithms as lower-case hex of the right length."""
+    if ha1 and set(ha1) != set(HA1_ALGORITHMS):
+        yield path, f"must hold both MD5 and SHA-256, got {sorted(ha1)}"
+    for algorithm, value in ha1.items():
+        length = _HA1_LENGTH.get(algorithm)
+        if length is not None and (len(value) != length or _HEX.fullmatch(value) is None):
+            yield f"{path}.{algorithm}", f"must be {length} lower-case hex digits"
 
 
 def hash_portal_password(password: str, hasher: PasswordHasher | None = None) -> str:
@@ -295,25 +318,26 @@ class User:
             yield "language", f"must be one of {', '.join(LANGUAGES)}, got {self.language!r}"
         if _SIP_USER.fullmatch(self.sip_username) is None:
             yield "sip_username", f"must be letters, digits, . _ ~ + -, got {self.sip_username!r}"
-        if self.sip_ha1 and set(self.sip_ha1) != set(HA1_ALGORITHMS):
-            yield "sip_ha1", f"must hold both MD5 and SHA-256, got {sorted(self.sip_ha1)}"
-        for algorithm, value in self.sip_ha1.items():
-            length = _HA1_LENGTH.get(algorithm)
-            if length is not None and (len(value) != length or _HEX.fullmatch(value) is None):
-                yield f"sip_ha1.{algorithm}", f"must be {length} lower-case hex digits"
+        yield from _ha1_problems("sip_ha1", self.sip_ha1)
         if self.portal_password_hash is not None and not self.portal_password_hash.startswith("$argon2id$"):
             yield "portal_password_hash", "must be an Argon2id hash ($argon2id$...)"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Device:
-    """A Yealink phone, identified by its MAC (normalised to 12 lower-case hex digits when built)."""
+    """A Yealink phone, identified by its MAC (normalised to 12 lower-case hex digits when built).
+
+    `provisioning_ha1` maps "MD5" and "SHA-256" to the HA1 of the phone's auto-provisioning credential
+    (`provisioning_ha1()`: Digest user name = the MAC, realm `PROVISIONING_REALM`); empty: the phone cannot
+    fetch its files. Not hashable (dict).
+    """
 
     mac: str
     group_id: str
     model: str
     owner: str
     label: str | None = None
+    provisioning_ha1: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         problems: list[Problem] = []
@@ -325,6 +349,7 @@ class Device:
             problems.append(("model", f"must be one of {', '.join(DEVICE_MODELS)}, got {self.model!r}"))
         if self.label is not None:
             problems.extend(_text_problems("label", self.label, 40))
+        problems.extend(_ha1_problems("provisioning_ha1", self.provisioning_ha1))
         _raise_if(problems)
 
 

@@ -1,5 +1,5 @@
 """Command line: `callconnect serve`, `callconnect provision apply FILE`, `callconnect provision export`,
-`callconnect mwi USER NEW OLD`.
+`callconnect provision device-password MAC`, `callconnect mwi USER NEW OLD`.
 
 Parses arguments into a `ServerConfig` (or a provisioning action) and hands over to the composition root in
 `sipserver.app`. Argument errors exit with status 2 and a message naming the bad option; a provisioning file with
@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     export.add_argument("--group", help="group id (default: the only group)")
     export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    password = prov_sub.add_parser(
+        "device-password", help="generate a phone's auto-provisioning password and print its HA1 lines")
+    password.add_argument("mac", help="the phone's MAC address, e.g. 00:15:65:aa:bb:cc")
 
     mwi = sub.add_parser("mwi", help="set a user's voice message counts (lights the phone's message lamp)")
     mwi.add_argument("user", help="user id, e.g. marie.martin")
@@ -148,8 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_server(config)
     if args.command == "mwi":
         return set_mailbox_counts(args.data_dir, args.user, args.new, args.old)
-    from sipserver.provision_cli import apply_file, export_group
+    from sipserver.provision_cli import apply_file, device_password, export_group
 
+    if args.action == "device-password":
+        return device_password(args.mac)
     if args.action == "apply":
         return asyncio.run(apply_file(args.file, args.data_dir, dry_run=args.dry_run))
     return asyncio.run(export_group(args.data_dir, args.group, args.output))

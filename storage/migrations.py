@@ -7,7 +7,9 @@ Never edit a migration that has shipped: append a new one.
 
 Migration 1 holds the subscriber tables (provisioning), `registrations` (location service) and `call_log`.
 Migration 2 adds `groups.feature_codes` (which feature access codes the group accepts; existing groups
-get 'both').
+get 'both'). Migration 3 adds `event_subscriptions`. Migration 4 adds the HA1 of each phone's
+auto-provisioning credential to `devices` (existing phones get none: they cannot fetch their files until an
+operator sets one).
 This module knows nothing of the rows' meaning beyond their types and constraints.
 """
 
@@ -226,10 +228,18 @@ CREATE TABLE event_subscriptions (
 );
 """
 
+_DEVICE_PROVISIONING_HA1_V4 = """
+-- provisioning.model.Device.provisioning_ha1: HTTP Digest HA1 of the phone's auto-provisioning credential,
+-- hex H(mac:provisioning@callconnect:password); never the password. NULL: no credential.
+ALTER TABLE devices ADD COLUMN provisioning_ha1_md5 TEXT;
+ALTER TABLE devices ADD COLUMN provisioning_ha1_sha256 TEXT;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, registrations, call log", _SUBSCRIBERS_V1),
     Migration(2, "groups.feature_codes", _GROUP_FEATURE_CODES_V2),
     Migration(3, "event subscriptions", _EVENT_SUBSCRIPTIONS_V3),
+    Migration(4, "devices.provisioning_ha1", _DEVICE_PROVISIONING_HA1_V4),
 )
 
 

@@ -192,8 +192,7 @@ class SqliteSubscriberStore:
         for r in await db.execute_fetchall(f"SELECT * FROM users{where} ORDER BY user_id", args):
             add("users", r["group_id"], _user(r, tuple(numbers.get(r["user_id"], ()))))
         for r in await db.execute_fetchall(f"SELECT * FROM devices{where} ORDER BY mac", args):
-            add("devices", r["group_id"], Device(mac=r["mac"], group_id=r["group_id"], model=r["model"],
-                                                 owner=r["owner"], label=r["label"]))
+            add("devices", r["group_id"], _device(r))
         for gid, schedule in await self._read_schedules(where, args):
             add("schedules", gid, GroupSchedule(group_id=gid, schedule=schedule))
         for r in await db.execute_fetchall(f"SELECT * FROM directory_contacts{where} ORDER BY id", args):
@@ -327,6 +326,13 @@ def _user(r: sqlite3.Row, numbers: tuple[str, ...]) -> User:
     )
 
 
+def _device(r: sqlite3.Row) -> Device:
+    md5, sha256 = r["provisioning_ha1_md5"], r["provisioning_ha1_sha256"]
+    ha1 = {"MD5": md5, "SHA-256": sha256} if md5 or sha256 else {}
+    return Device(mac=r["mac"], group_id=r["group_id"], model=r["model"], owner=r["owner"], label=r["label"],
+                  provisioning_ha1=ha1)
+
+
 def _trunk(r: sqlite3.Row) -> Trunk:
     return Trunk(id=r["id"], group_id=r["group_id"], name=r["name"], host=r["host"], port=r["port"],
                  transport=r["transport"], username=r["username"], password=r["password"], realm=r["realm"],
@@ -368,8 +374,10 @@ async def _write_group(db: aiosqlite.Connection, desc: GroupDescription) -> None
                   u.portal_password_hash, _json(u.services.to_dict())) for u in desc.users))
     await _many(db, "INSERT INTO user_numbers (number, user_id, position) VALUES (?, ?, ?)",
                 ((n, u.user_id, i) for u in desc.users for i, n in enumerate(u.numbers)))
-    await _many(db, "INSERT INTO devices (mac, group_id, owner, model, label) VALUES (?, ?, ?, ?, ?)",
-                ((d.mac, g.id, d.owner, d.model, d.label) for d in desc.devices))
+    await _many(db, "INSERT INTO devices (mac, group_id, owner, model, label, provisioning_ha1_md5,"
+                    " provisioning_ha1_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((d.mac, g.id, d.owner, d.model, d.label, d.provisioning_ha1.get("MD5"),
+                  d.provisioning_ha1.get("SHA-256")) for d in desc.devices))
     await _many(db, "INSERT INTO schedules (group_id, name, kind, inverted) VALUES (?, ?, ?, ?)",
                 ((g.id, s.name, "time" if isinstance(s.schedule, Schedule) else "holiday",
                   int(isinstance(s.schedule, Schedule) and s.schedule.inverted)) for s in desc.schedules))

@@ -12,7 +12,7 @@ import tomli_w
 from features.model import ForwardNoAnswer, ServiceSettings
 from provisioning.apply import dump_group, load_group_file, loads_group, parse_group
 from provisioning.demo import demo_group_description
-from provisioning.model import ProvisioningError, sip_ha1
+from provisioning.model import ProvisioningError, provisioning_ha1, sip_ha1
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "demo-group.toml"
 
@@ -130,6 +130,41 @@ def test_credentials_rules() -> None:
         "demo.toml: users[2].portal_password: give either portal_password or portal_password_hash, not both",
         "demo.toml: users[3].portal_password: must have at least 8 characters",
     ]
+
+
+def test_device_provisioning_credential_forms() -> None:
+    data = example()
+    data["devices"][0]["provisioning_password"] = "phone-secret"
+    ha1 = provisioning_ha1("001565000202", "other")
+    data["devices"][1].update(provisioning_ha1_md5=ha1["MD5"].upper(), provisioning_ha1_sha256=ha1["SHA-256"])
+    d = parse_group(data, "demo.toml")
+    first, second = d.devices
+    assert first.provisioning_ha1 == provisioning_ha1(first.mac, "phone-secret")  # over the normalised MAC
+    assert second.provisioning_ha1 == ha1
+    text = dump_group(d)
+    assert "phone-secret" not in text and "provisioning_ha1_sha256" in text
+    assert loads_group(text, "export.toml").canonical() == d.canonical()
+
+
+def test_device_provisioning_credential_rules() -> None:
+    data = example()
+    data["devices"][0].update(provisioning_password="x", provisioning_ha1_md5="0" * 32)
+    data["devices"][1].update(provisioning_ha1_sha256="0" * 64)
+    assert problems(data) == [
+        "demo.toml: devices[0].provisioning_password: give either provisioning_password or provisioning_ha1_md5 "
+        "+ provisioning_ha1_sha256, not both",
+        "demo.toml: devices[1].provisioning_ha1_md5: provisioning_ha1_md5 and provisioning_ha1_sha256 go together",
+    ]
+    data = example()
+    data["devices"][0]["provisioning_password"] = ""
+    data["devices"][1].update(provisioning_ha1_md5="zz", provisioning_ha1_sha256="0" * 64)
+    assert problems(data) == [
+        "demo.toml: devices[0].provisioning_password: must not be empty",
+        "demo.toml: devices[1].provisioning_ha1.MD5: must be 32 lower-case hex digits",
+    ]
+    data = example()
+    data["devices"][0].update(mac="nope", provisioning_password="fine")
+    assert [p.split(":")[1].strip() for p in problems(data)] == ["devices[0].mac"]
 
 
 def test_group_feature_codes() -> None:

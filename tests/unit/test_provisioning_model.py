@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 import pytest
@@ -10,6 +11,7 @@ from features.model import Blf, Criterion, Schedule, ServiceSettings, SettingErr
 from features.model import SimultaneousRingNumber as Num
 from provisioning.demo import demo_group_description
 from provisioning.model import (
+    PROVISIONING_REALM,
     Department,
     Device,
     Directory,
@@ -22,6 +24,7 @@ from provisioning.model import (
     hash_portal_password,
     normalize_mac,
     parse_source,
+    provisioning_ha1,
     sip_ha1,
     verify_portal_password,
 )
@@ -97,6 +100,25 @@ def test_device_mac_is_normalised() -> None:
     with pytest.raises(SettingError) as exc:
         Device(mac="00:15:65", group_id="g", model="T46S", owner="u")
     assert {p for p, _ in exc.value.problems} == {"mac", "model"}
+
+
+def test_device_provisioning_credential_is_an_ha1_pair_over_the_mac() -> None:
+    ha1 = provisioning_ha1("00:15:65:AA:BB:CC", "s3cret")
+    assert ha1 == sip_ha1("001565aabbcc", PROVISIONING_REALM, "s3cret")
+    assert ha1["MD5"] == hashlib.md5(b"001565aabbcc:provisioning@callconnect:s3cret").hexdigest()
+    d = Device(mac="001565aabbcc", group_id="g", model="T48S", owner="u", provisioning_ha1=ha1)
+    assert d.provisioning_ha1 == ha1
+    assert "provisioning_ha1" not in repr(d)
+    assert Device(mac="001565aabbcc", group_id="g", model="T48S", owner="u").provisioning_ha1 == {}
+    with pytest.raises(SettingError) as exc:
+        Device(mac="001565aabbcc", group_id="g", model="T48S", owner="u", provisioning_ha1={"MD5": ha1["MD5"]})
+    assert [p for p, _ in exc.value.problems] == ["provisioning_ha1"]
+    with pytest.raises(SettingError) as exc:
+        Device(mac="001565aabbcc", group_id="g", model="T48S", owner="u",
+               provisioning_ha1={"MD5": "X" * 32, "SHA-256": ha1["SHA-256"][:10]})
+    assert [p for p, _ in exc.value.problems] == ["provisioning_ha1.MD5", "provisioning_ha1.SHA-256"]
+    with pytest.raises(ValueError):
+        provisioning_ha1("not a mac", "s3cret")
 
 
 def test_trunk_sources() -> None:

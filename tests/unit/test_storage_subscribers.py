@@ -8,12 +8,15 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 
 from features.model import DoNotDisturb, ServiceSettings
 from provisioning.demo import demo_group_description
+from provisioning.model import provisioning_ha1
 from storage.database import database_path
+from storage.migrations import MIGRATIONS
 from storage.subscribers import SqliteSubscriberStore
 
 HASHER = PasswordHasher.from_parameters(CHEAPEST)
@@ -190,5 +193,43 @@ async def test_tasks_sharing_one_store_take_turns(tmp_path: Path) -> None:
         )
         jean = await store.get_user("jean.dupont")
         assert jean is not None and jean.services == settings[-1]
+    finally:
+        await store.close()
+
+
+async def test_device_provisioning_credentials_are_stored_as_ha1(tmp_path: Path) -> None:
+    desc = demo_group_description()
+    ha1 = provisioning_ha1(desc.devices[0].mac, "phone-secret")
+    desc = replace(desc, devices=(replace(desc.devices[0], provisioning_ha1=ha1), *desc.devices[1:]))
+    store = await open_store(tmp_path)
+    try:
+        await store.apply_group(desc)
+        directory = await store.load_directory()
+        with_credential, without = (directory.device_by_mac(d.mac) for d in desc.devices)
+        assert with_credential is not None and with_credential.provisioning_ha1 == ha1
+        assert without is not None and without.provisioning_ha1 == {}
+        assert (await store.apply_group(desc)).summary() == "group demo: no changes"
+        report = await store.apply_group(demo_group_description())  # the file without it: no credential
+        assert report.count("devices").updated == 1
+    finally:
+        await store.close()
+    with sqlite3.connect(database_path(tmp_path)) as db:
+        assert "phone-secret" not in repr(db.execute("SELECT * FROM devices").fetchall())
+
+
+async def test_devices_of_a_version_3_database_have_no_credential(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS[:3])
+    with_v3 = await open_store(tmp_path)
+    await with_v3.apply_group(replace(demo_group_description(), devices=()))
+    await with_v3.close()
+    with sqlite3.connect(database_path(tmp_path)) as db:
+        db.execute("INSERT INTO devices (mac, group_id, owner, model, label)"
+                   " VALUES ('001565000201', 'demo', 'jean.dupont', 'T48S', NULL)")
+    monkeypatch.undo()
+    store = await open_store(tmp_path)
+    try:
+        device = (await store.load_directory()).device_by_mac("001565000201")
+        assert device is not None and device.provisioning_ha1 == {}
     finally:
         await store.close()
