@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import secrets
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from aiohttp import web
 from blf.notifier import Notifier
 from provisioning.demo import demo_group_description
 from provisioning.model import Directory
+from provisioning.yealink import ProvisioningServer
 from sipserver.aio import gcpolicy
 from sipserver.aio.application import Application
 from sipserver.aio.batching import BindingWriter, GroupCommit, ignore_failure
@@ -44,6 +47,7 @@ from storage.mailboxes import MailboxCountsWatcher
 from storage.subscribers import SqliteSubscriberStore
 from storage.subscriptions import SqliteSubscriptionStore, SubscriptionChange
 from webui.app import create_app
+from webui.provisioning import ProvisioningFiles
 
 log = structlog.get_logger("callconnect")
 STORE_POLL_INTERVAL = 0.2  # seconds between two looks at other processes' writes (a cheap PRAGMA data_version)
@@ -171,8 +175,35 @@ async def start_server(config: ServerConfig) -> RunningServer:
     return running
 
 
+def provisioning_server(config: ServerConfig, sip_addresses: Sequence[ListenAddress]) -> ProvisioningServer:
+    """Where provisioned phones register: the first SIP address actually bound (its port, even when 0 was
+    asked), by IP address, or by the server's domain when it listens on every address (0.0.0.0, ::), which
+    the phones cannot reach as such (the domain must then resolve to the server). Over TCP: BLF list NOTIFYs
+    outgrow a UDP datagram (reference/yealink.md)."""
+    address = sip_addresses[0] if sip_addresses else (config.sip_listen[0] if config.sip_listen else None)
+    if address is None:
+        return ProvisioningServer(host=config.domain, transport="tcp")
+    try:
+        everywhere = ipaddress.ip_address(address.host).is_unspecified
+    except ValueError:
+        everywhere = False  # a host name
+    return ProvisioningServer(host=config.domain if everywhere else address.host, port=address.port or 5060,
+                              transport="tcp")
+
+
 async def _start_http(running: RunningServer, address: ListenAddress) -> None:
-    runner = web.AppRunner(create_app(running_status=lambda: status_of(running)), access_log=None)
+    config = running.config
+    # Its own verifier (and nonce-count table); the nonces are bound to the provisioning realm, which no SIP
+    # realm can equal, so they are useless against the registrar and the other way round.
+    provisioning = ProvisioningFiles(
+        directory=lambda: running.application.directory,
+        server=provisioning_server(config, running.sip_addresses),
+        authenticator=DigestAuthenticator(load_or_create_secret(config.data_dir / NONCE_SECRET_FILE),
+                                          nonce_lifetime=config.nonce_lifetime),
+        algorithms=config.digest_algorithms,
+    )
+    runner = web.AppRunner(create_app(running_status=lambda: status_of(running), provisioning=provisioning),
+                           access_log=None)
     await runner.setup()
     running.http_runner = runner
     site = web.TCPSite(runner, address.host, address.port)
