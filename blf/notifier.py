@@ -144,7 +144,8 @@ class Notifier:
                 found, is_list = owner, True
                 wanted = (MULTIPART, RLMI, DIALOG_INFO)
             else:
-                if found.user_id == watcher.user_id or not found.services.blf.may_be_watched_by(watcher.user_id):
+                if found.user_id == watcher.user_id or found.group_id != watcher.group_id \
+                        or not found.services.blf.may_be_watched_by(watcher.user_id):
                     self.stack.reply(txn, 403, now, "Not Allowed To Monitor This User")
                     return
                 wanted = (DIALOG_INFO,)
@@ -270,7 +271,7 @@ class Notifier:
         local = self.local_for(destination)
         request = subscription.dialog.new_request(
             "NOTIFY", via=local.via(destination.transport), body=body, content_type=content_type,
-            extra=(("Event", subscription.event), ("Subscription-State", state), *extra))
+            extra=(("Event", subscription.event_header), ("Subscription-State", state), *extra))
         txn = self.stack.send_request(request, destination, now)
         txn.user_data = NotifyContext(subscription)
 
@@ -325,7 +326,7 @@ class Notifier:
             list_uri, list_name, domain = f"sip:{subscription.resource}", subscription.resource, "invalid"
         else:
             domain = directory.group_of(owner).domain
-            list_uri = f"sip:{owner.services.blf.list_uri}@{domain}"
+            list_uri = f"sip:{owner.services.blf.list_uri or subscription.resource}@{domain}"
             list_name = f"{owner.display_name} BLF"
         body, content_type = render_list_notify(list_uri, list_name, subscription.next_version(), parts,
                                                 full_state=full, domain=domain)
@@ -426,13 +427,13 @@ class Notifier:
     # -- state changes -------------------------------------------------------------------------------------
     def _on_leg(self, event: LegStateChanged) -> None:
         user_id = event.user_id
-        watchers = self.subscriptions.watching("dialog", user_id)
+        watchers = [s for s in self.subscriptions.watching("dialog", user_id) if not s.is_list]
         lists = self._list_members.get(user_id)
         if not watchers and not lists:
             return
         now = self._now()
         shown = self._current(user_id)
-        for subscription in watchers:
+        for subscription in watchers:  # (list subscriptions are filed under their owner: not a member state)
             if self._shown.get(subscription.key, False) == shown:
                 continue  # the key would show the same thing (a 183 after a 180, a re-INVITE...)
             self._shown[subscription.key] = shown
@@ -449,11 +450,16 @@ class Notifier:
         for subscription in self.subscriptions.all():
             watcher = directory.user_by_id(subscription.watcher)
             resource = directory.user_by_id(subscription.resource)
-            allowed = watcher is not None and resource is not None and (
-                subscription.event == "message-summary" or subscription.is_list
-                or resource.services.blf.may_be_watched_by(watcher.user_id))
+            if watcher is None or resource is None:
+                allowed, why = False, "noresource"
+            elif subscription.event in ("message-summary", "as-feature-event"):
+                allowed, why = True, ""
+            elif subscription.is_list:
+                allowed, why = resource.services.blf.list_uri is not None, "noresource"  # the list is gone
+            else:
+                allowed, why = resource.services.blf.may_be_watched_by(watcher.user_id), "rejected"
             if not allowed:
-                self._notify_full(subscription, now, terminated="rejected" if resource else "noresource")
+                self._notify_full(subscription, now, terminated=why)
                 self._forget(subscription)
                 log.info("subscription_ended", watcher=subscription.watcher, resource=subscription.resource,
                          why="no longer allowed")

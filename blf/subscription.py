@@ -50,6 +50,11 @@ class Subscription:
     destination: Endpoint
     expires_at: float
     version: int = 0
+    event_id: str | None = None  # the Event header's `id` (RFC 6665 §8.2.1): every NOTIFY repeats it
+
+    @property
+    def event_header(self) -> str:
+        return self.event if self.event_id is None else f"{self.event};id={self.event_id}"
 
     @property
     def key(self) -> tuple[str, str]:
@@ -114,6 +119,16 @@ def accepts(request: SipRequest, *media_types: str) -> bool:
     return True
 
 
+def event_id(request: SipRequest) -> str | None:
+    """The `id` parameter of the Event header (RFC 6665 §8.2.1), or None."""
+    value = request.headers.get("Event") or ""
+    for param in value.split(";")[1:]:
+        name, _, val = param.partition("=")
+        if name.strip().lower() == "id":
+            return val.strip() or None
+    return None
+
+
 class Subscriptions:
     def __init__(self, policy: SubscriptionPolicy | None = None) -> None:
         self.policy = policy or SubscriptionPolicy()
@@ -153,7 +168,8 @@ class Subscriptions:
         dialog = uas_dialog(request, local_tag, contact)
         dialog.early = False
         subscription = Subscription(dialog=dialog, event=event, watcher=watcher, resource=resource,
-                                    is_list=is_list, destination=source, expires_at=now + expires)
+                                    is_list=is_list, destination=source, expires_at=now + expires,
+                                    event_id=event_id(request))
         if expires == 0:
             return Unsubscribed(subscription)
         self._by_key[subscription.key] = subscription
@@ -163,7 +179,8 @@ class Subscriptions:
     def refresh(self, request: SipRequest, source: Endpoint, now: float) -> Outcome:
         """A SUBSCRIBE inside a dialog (To tag): refresh or end (Expires: 0) it; 481 if we do not know it."""
         subscription = self._by_key.get((request.call_id, request.to.tag or ""))
-        if subscription is None or event_package(request) != subscription.event:
+        if subscription is None or event_package(request) != subscription.event \
+                or event_id(request) != subscription.event_id:
             return Refused(481, "Subscription Does Not Exist")
         if not subscription.dialog.accept_remote_cseq(request):
             return Refused(500, "CSeq Out Of Order")

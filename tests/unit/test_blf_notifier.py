@@ -805,7 +805,7 @@ def test_a_privacy_change_ends_a_watch_it_no_longer_allows() -> None:
     assert rig.publish(leg("early")) == []
 
 
-# -- defects (xfail strict: each fails until blf/notifier.py is fixed) ---------------------------------------
+# -- defects these tests found: fixed ones (test_fixed_...) and one still open (xfail strict) ---------------
 def other_tenant() -> GroupDescription:
     """Another enterprise on the same server, with a user whose number is public."""
     return GroupDescription(
@@ -815,24 +815,14 @@ def other_tenant() -> GroupDescription:
                     numbers=("+3225550199",)),))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: on_subscribe resolves `Event: dialog` targets with Directory.resolve_user, which finds E.164 "
-    "numbers in every group, and only checks may_be_watched_by (privacy 'all' = anyone): a user can watch "
-    "the calls (and callers) of a user of another group/enterprise by subscribing to their number. Lists "
-    "(_members_of) and pickup check the group; single subscriptions do not."))
-def test_bug_a_user_of_another_group_cannot_be_watched_by_number() -> None:
+def test_fixed_a_user_of_another_group_cannot_be_watched_by_number() -> None:
     rig = Rig(demo_group_description(), other_tenant())
     _, out = rig.subscribe("+3225550199")
     assert notifies(out) == [] and only_response(out).status in (403, 404)
     assert len(rig.notifier.subscriptions) == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a list subscription is stored with event 'dialog' and resource = the list's owner, so "
-    "_on_leg's subscriptions.watching('dialog', owner) includes it: when the list owner's own call state "
-    "changes, the list dialog gets a bare application/dialog-info+xml NOTIFY of the owner (no multipart, no "
-    "Require: eventlist, RFC 4662 §5 broken) and the list version skips one."))
-def test_bug_the_list_owners_own_calls_do_not_reach_the_list_subscription() -> None:
+def test_fixed_the_list_owners_own_calls_do_not_reach_the_list_subscription() -> None:
     rig = Rig()
     subscribed(rig, JEAN_LIST, supported="eventlist", source=TCP_PHONE)
     assert rig.publish(leg("trying", user="jean.dupont", direction="initiator", phone_tag=None)) == []
@@ -840,11 +830,7 @@ def test_bug_the_list_owners_own_calls_do_not_reach_the_list_subscription() -> N
     assert body.version == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: on_directory_changed applies 'who may monitor me' to as-feature-event subscriptions, whose "
-    "watcher is the resource itself: a user who sets blf.privacy 'listed' (without listing themselves) "
-    "gets their own phone's DND/forward key subscription terminated;reason=rejected."))
-def test_bug_privacy_listed_keeps_the_users_own_feature_key_subscription() -> None:
+def test_fixed_privacy_listed_keeps_the_users_own_feature_key_subscription() -> None:
     rig = Rig()
     side, out = rig.subscribe("201", event="as-feature-event")
     rig.accept(side, out)
@@ -854,11 +840,7 @@ def test_bug_privacy_listed_keeps_the_users_own_feature_key_subscription() -> No
     assert len(rig.notifier.subscriptions) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the NOTIFY's Event header is only the package name: an `id` parameter of the SUBSCRIBE's Event "
-    "(`Event: dialog;id=77`) is dropped, though RFC 6665 §8.2.1 (RFC 3265 §7.2.1) says the NOTIFYs of that "
-    "subscription MUST carry the same id; the phone cannot match them to its subscription."))
-def test_bug_the_notify_carries_the_event_id_of_the_subscribe() -> None:
+def test_fixed_the_notify_carries_the_event_id_of_the_subscribe() -> None:
     rig = Rig()
     side, out = rig.subscribe("202", event="dialog;id=77")
     rig.accept(side, out)
@@ -866,11 +848,7 @@ def test_bug_the_notify_carries_the_event_id_of_the_subscribe() -> None:
     assert [p.strip() for p in event.split(";")] == ["dialog", "id=77"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: when the owner's blf.list_uri is removed (portal/provisioning), on_directory_changed keeps the "
-    "list subscription and sends a full state whose RLMI names the list `sip:None@callconnect.local` "
-    "(f-string of None in _send_list) instead of ending it (terminated;reason=noresource/deactivated)."))
-def test_bug_a_list_whose_uri_was_removed_is_ended() -> None:
+def test_fixed_a_list_whose_uri_was_removed_is_ended() -> None:
     rig = Rig()
     subscribed(rig, JEAN_LIST, supported="eventlist", source=TCP_PHONE)
     out = rig.change_directory(demo_with({"jean.dupont": Blf(monitored_users=("marie.martin",))}))
