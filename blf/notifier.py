@@ -36,10 +36,12 @@ from blf.rlmi import ListMember, render_list_notify
 from blf.subscription import Accepted, Refused, Subscription, SubscriptionPolicy, Subscriptions, Unsubscribed, accepts
 from features.model import ServiceSettings
 from provisioning.model import Directory, Group, User
+from provisioning.sync import devices_to_resync
+from provisioning.yealink import ProvisioningServer
 from sipserver.address import Endpoint
 from sipserver.b2bua.call import LegStateChanged, LocalAddress
 from sipserver.b2bua.live import LiveCalls
-from sipserver.b2bua.location import LocationService
+from sipserver.b2bua.location import Binding, LocationService
 from sipserver.events import ClientTransactionTimedOut, RequestReceived, ResponseReceived
 from sipserver.headers import parse_name_addr
 from sipserver.ids import new_call_id, new_tag
@@ -94,6 +96,8 @@ class Notifier:
         self._update_services = update_services  # the subscriber store: what a phone's feature key changes
         self._flush = flush  # sends what the stack queued, for NOTIFYs sent after a store write
         self._features_sent: dict[tuple[str, str], tuple[bytes, ...]] = {}  # as-feature-event: last documents
+        self.provisioning: ProvisioningServer | None = None  # where phones register (check-sync on changes)
+        self._previous_directory: Directory | None = None
         self._messages: dict[str, tuple[int, int]] = {}  # user id -> (new, old)
         self._shown: dict[tuple[str, str], Shown] = {}  # single-resource dialog subscription -> last shown
         self._lists: dict[tuple[str, str], ListState] = {}
@@ -444,9 +448,26 @@ class Notifier:
             if state is not None and state.shown.get(user_id, False) != shown:
                 self._send_list(subscription, now, full=False, changed=user_id)
 
+    def remember_directory(self, directory: Directory) -> None:
+        """The snapshot provisioning changes are compared with (set at start, then after every reload)."""
+        self._previous_directory = directory
+
+    def _resync_phones(self, directory: Directory, now: float) -> None:
+        """Phones whose provisioning file changed re-fetch it without rebooting: an out-of-dialog
+        `NOTIFY Event: check-sync;reboot=false` to their owner's registered Yealink contacts."""
+        previous, self._previous_directory = self._previous_directory, directory
+        if previous is None or self.provisioning is None:
+            return
+        for device in devices_to_resync(previous, directory, self.provisioning):
+            sent = self.notify_contacts(device.owner, "check-sync;reboot=false", "terminated", b"", None, now,
+                                        from_user="provisioning", only=_is_yealink)
+            log.info("check_sync", mac=device.mac, owner=device.owner, notified=sent)
+
     def on_directory_changed(self, now: float) -> None:
-        """The directory was reloaded: refresh lists whose members changed, end what privacy now forbids."""
+        """The directory was reloaded: refresh lists whose members changed, end what privacy now forbids,
+        tell phones whose provisioning file changed to fetch it."""
         directory = self._directory()
+        self._resync_phones(directory, now)
         for subscription in self.subscriptions.all():
             watcher = directory.user_by_id(subscription.watcher)
             resource = directory.user_by_id(subscription.resource)
@@ -488,7 +509,8 @@ class Notifier:
         return self.notify_contacts(user_id, "message-summary", "active", body, content_type, now)
 
     def notify_contacts(self, user_id: str, event: str, state: str, body: bytes, content_type: str | None,
-                        now: float, *, from_user: str | None = None) -> int:
+                        now: float, *, from_user: str | None = None,
+                        only: Callable[[Binding], bool] | None = None) -> int:
         """One out-of-dialog NOTIFY to each registered contact of `user_id` (unsolicited MWI, check-sync);
         returns how many were sent. Answers to them need nothing from us."""
         if self.location is None:
@@ -499,6 +521,8 @@ class Notifier:
             return 0
         group = directory.group_of(user)
         bindings = self.location.current(f"sip:{user.user_id}@{group.domain}", self._wall_clock())
+        if only is not None:
+            bindings = [b for b in bindings if only(b)]
         sender = from_user or group.voicemail_number
         for binding in bindings:
             local = self.local_for(binding.source)
@@ -526,3 +550,8 @@ class Notifier:
         for subscription in self.subscriptions.expired(now):
             self._notify_full(subscription, now, terminated="timeout")
             self._forget(subscription)
+
+
+def _is_yealink(binding: Binding) -> bool:
+    """check-sync is Yealink's (and a few others'): softphones would only answer 489."""
+    return binding.user_agent is not None and "yealink" in binding.user_agent.lower()

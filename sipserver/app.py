@@ -167,6 +167,8 @@ async def start_server(config: ServerConfig) -> RunningServer:
     notifier.deactivate(await subscription_store.load(time.time()), sip.now())
     await subscription_store.clear()
     sip.flush()
+    notifier.provisioning = provisioning_server(config, running.sip_addresses)
+    notifier.remember_directory(directory)
     running._housekeeping = asyncio.get_running_loop().create_task(_housekeeping(running))
     running.mailboxes = MailboxCountsWatcher(config.data_dir)
     running._store_watch = asyncio.get_running_loop().create_task(_watch_stores(running, notifier))

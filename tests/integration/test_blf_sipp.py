@@ -322,3 +322,29 @@ def test_the_phone_dnd_key_and_the_portal_stay_the_same(make_bed: BedFactory) ->
     assert (docs[4]["event"], docs[4]["doNotDisturbOn"]) == ("DoNotDisturbEvent", "true")
     assert (docs[5]["forwardingType"], docs[5]["forwardStatus"], docs[5]["forwardTo"]) == (
         "forwardImmediate", "true", "0470123456")
+
+
+# -- re-provisioning without reboot --------------------------------------------------------------------------------
+def test_a_changed_selection_makes_the_phone_fetch_its_file_again(make_bed: BedFactory) -> None:
+    """Marie's T42S registered; her BLF selection changes (as the portal would): her phone gets
+    `NOTIFY Event: check-sync;reboot=false` (it then fetches its new file; `sip.notify_reboot_enable = 0`
+    keeps it from rebooting)."""
+    from tests.helpers.server import DEMO_USERS, free_port
+
+    bed = make_bed()
+    port = free_port("127.0.0.1")
+    registered = bed.peers.run("register-yealink-202", scenario("check_sync", "register_yealink.xml"),
+                               local_port=port, service="202", username="202", password=DEMO_USERS["202"],
+                               timeout=10)
+    ok(registered)
+    phone = bed.peers.start("phone-202", scenario("check_sync", "uas_check_sync.xml"), local_port=port,
+                            service="202", timeout=15)
+    from tests.helpers.sipp_calls import wait_udp_bound
+
+    assert wait_udp_bound(port, alive=phone.running)
+    set_services(bed.data_dir, MARIE, {"blf": {"monitored_users": [PIETER]}})
+    run = phone.wait()
+    ok(run)
+    assert [v.strip() for v in run.logged("event")] == ["check-sync;reboot=false"], run.explain()
+    assert run.logged("substate")[0].strip() == "terminated"
+    assert "provisioning@" in run.logged("from")[0]
