@@ -12,8 +12,8 @@ partial-state NOTIFY naming only the member that changed (RFC 4662 §5.2). A dir
 (`reason=rejected`) the subscriptions a privacy change no longer allows. Refreshes, unsubscribes and expiries
 end with `Subscription-State: terminated`; a NOTIFY answered with a failure (481...) or timed out removes its
 subscription (RFC 6665 §4.2.2). Message counts come from `set_message_counts()` (the voicemail store, or the
-CLI until voicemail exists). A list NOTIFY too large for a UDP datagram (RFC 3261 §18.1.1, 1300 bytes) goes
-over TCP to the same address instead of being fragmented.
+CLI until voicemail exists). A NOTIFY too large for a UDP datagram (RFC 3261 §18.1.1, 1300 bytes) goes over
+TCP to the same address instead of being fragmented.
 
 It sends through the stack's transaction layer (retransmissions, timers) and owns no sockets; bodies come
 from the pure renderers (`dialog_info`, `rlmi`, `mwi`). It knows nothing of calls beyond `LegStateChanged`.
@@ -270,12 +270,16 @@ class Notifier:
         else:
             state = "terminated" + (f";reason={terminated}" if terminated else "")
         destination = subscription.destination
-        if subscription.is_list and destination.transport == "udp" and len(body) + 600 > UDP_LIMIT:
-            destination = Endpoint("tcp", destination.host, destination.port)
         local = self.local_for(destination)
         request = subscription.dialog.new_request(
             "NOTIFY", via=local.via(destination.transport), body=body, content_type=content_type,
             extra=(("Event", subscription.event_header), ("Subscription-State", state), *extra))
+        # RFC 3261 §18.1.1: a request over 1300 bytes goes over TCP to the same address, never as a datagram
+        # that IP would fragment (only bodies of some size are measured: a NOTIFY's headers are ~450 bytes).
+        if destination.transport == "udp" and len(body) > UDP_LIMIT // 3 \
+                and len(request.serialize()) > UDP_LIMIT:
+            destination = Endpoint("tcp", destination.host, destination.port)
+            request.headers.set("Via", self.local_for(destination).via("tcp"))
         txn = self.stack.send_request(request, destination, now)
         txn.user_data = NotifyContext(subscription)
 
