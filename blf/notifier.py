@@ -275,8 +275,8 @@ class Notifier:
             "NOTIFY", via=local.via(destination.transport), body=body, content_type=content_type,
             extra=(("Event", subscription.event_header), ("Subscription-State", state), *extra))
         # RFC 3261 §18.1.1: a request over 1300 bytes goes over TCP to the same address, never as a datagram
-        # that IP would fragment (only bodies of some size are measured: a NOTIFY's headers are ~450 bytes).
-        if destination.transport == "udp" and len(body) > UDP_LIMIT // 3 \
+        # that IP would fragment. Measured exactly only when a cheap estimate comes near the limit.
+        if destination.transport == "udp" and _estimated_size(request) > UDP_LIMIT - 100 \
                 and len(request.serialize()) > UDP_LIMIT:
             destination = Endpoint("tcp", destination.host, destination.port)
             request.headers.set("Via", self.local_for(destination).via("tcp"))
@@ -559,3 +559,11 @@ class Notifier:
 def _is_yealink(binding: Binding) -> bool:
     """check-sync is Yealink's (and a few others'): softphones would only answer 489."""
     return binding.user_agent is not None and "yealink" in binding.user_agent.lower()
+
+
+def _estimated_size(request: SipRequest) -> int:
+    """The serialized size of `request` within a few bytes (names, separators and the start line)."""
+    size = len(request.uri) + len(request.body) + 24
+    for name, value in request.headers:
+        size += len(name) + len(value) + 4
+    return size
