@@ -15,6 +15,7 @@ bodies, no users.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import Final
 
@@ -134,6 +135,10 @@ class Subscriptions:
         self.policy = policy or SubscriptionPolicy()
         self._by_key: dict[tuple[str, str], Subscription] = {}
         self._by_resource: dict[tuple[str, str], dict[tuple[str, str], Subscription]] = {}
+        # Expiry times in a heap, so the shell's deadline query (after every datagram) and the expiry sweep cost
+        # O(log n), not a scan of every subscription. Lazy deletion: a refresh pushes a new entry, a removal
+        # pushes nothing; an entry counts only while its subscription is still kept with that very time.
+        self._deadlines: list[tuple[float, tuple[str, str]]] = []
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -174,6 +179,7 @@ class Subscriptions:
             return Unsubscribed(subscription)
         self._by_key[subscription.key] = subscription
         self._by_resource.setdefault((event, resource), {})[subscription.key] = subscription
+        self._push_deadline(subscription)
         return Accepted(subscription, expires, new=True)
 
     def refresh(self, request: SipRequest, source: Endpoint, now: float) -> Outcome:
@@ -192,6 +198,7 @@ class Subscriptions:
             return Unsubscribed(subscription)
         subscription.expires_at = now + expires
         subscription.destination = source  # NOTIFYs follow the phone (a new TCP connection, a new port)
+        self._push_deadline(subscription)
         return Accepted(subscription, expires, new=False)
 
     # -- lookups and housekeeping ------------------------------------------------------------------------
@@ -214,10 +221,30 @@ class Subscriptions:
 
     def expired(self, now: float) -> list[Subscription]:
         """Subscriptions whose time is up, removed (the shell sends each a final NOTIFY, reason=timeout)."""
-        gone = [s for s in self._by_key.values() if s.expires_at <= now]
-        for subscription in gone:
-            self.remove(subscription)
+        gone: list[Subscription] = []
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            at, key = heapq.heappop(deadlines)
+            subscription = self._by_key.get(key)
+            if subscription is not None and subscription.expires_at == at:
+                self.remove(subscription)
+                gone.append(subscription)
         return gone
 
     def next_deadline(self) -> float | None:
-        return min((s.expires_at for s in self._by_key.values()), default=None)
+        """When the next subscription expires (None: none kept). Drops stale heap entries on the way."""
+        deadlines = self._deadlines
+        while deadlines:
+            at, key = deadlines[0]
+            subscription = self._by_key.get(key)
+            if subscription is not None and subscription.expires_at == at:
+                return at
+            heapq.heappop(deadlines)
+        return None
+
+    def _push_deadline(self, subscription: Subscription) -> None:
+        heapq.heappush(self._deadlines, (subscription.expires_at, subscription.key))
+        if len(self._deadlines) > 2 * len(self._by_key) + 64:
+            # Many refreshes or removals left stale entries behind: rebuild from the live subscriptions.
+            self._deadlines = [(s.expires_at, s.key) for s in self._by_key.values()]
+            heapq.heapify(self._deadlines)

@@ -86,3 +86,41 @@ def test_expiry_with_a_fake_clock() -> None:
     assert table.next_deadline() == 1120.0
     assert table.expired(1119.9) == []
     assert table.expired(1120.0) == [outcome.subscription] and table.next_deadline() is None
+
+
+def _call(call_id: str, *, expires: str = "600", to_tag: str | None = None, cseq: int = 1) -> SipRequest:
+    request = subscribe(expires=expires, to_tag=to_tag, cseq=cseq)
+    request.headers.set("Call-ID", call_id)
+    return request
+
+
+def test_deadlines_follow_refreshes_removals_and_expiry_order() -> None:
+    """The deadline heap: a refresh moves a subscription's deadline (its old entry no longer counts), a removed
+    subscription never expires, and many subscriptions expire in time order, each once."""
+    table = Subscriptions()
+    subs = {}
+    for index, expires in enumerate(("300", "120", "900", "600")):
+        outcome = new(table, _call(f"c{index}", expires=expires), now=0.0)
+        assert isinstance(outcome, Accepted)
+        subs[index] = outcome.subscription
+    assert table.next_deadline() == 120.0
+    # c1 refreshed at 100 for 600 s: now due at 700; the earliest is c0 at 300.
+    refreshed = table.refresh(_call("c1", to_tag="ours", cseq=2, expires="600"), PHONE, now=100.0)
+    assert isinstance(refreshed, Accepted)
+    assert table.next_deadline() == 300.0
+    table.remove(subs[0])
+    assert table.next_deadline() == 600.0
+    assert table.expired(599.0) == []
+    assert table.expired(700.0) == [subs[3], subs[1]]
+    assert table.next_deadline() == 900.0 and len(table) == 1
+    assert table.expired(10_000.0) == [subs[2]] and table.next_deadline() is None and table.expired(20_000.0) == []
+
+
+def test_many_refreshes_keep_the_deadline_heap_bounded() -> None:
+    table = Subscriptions()
+    assert isinstance(new(table, _call("only", expires="600"), now=0.0), Accepted)
+    for cseq in range(2, 1000):
+        outcome = table.refresh(_call("only", to_tag="ours", cseq=cseq, expires="600"), PHONE, now=float(cseq))
+        assert isinstance(outcome, Accepted)
+    assert len(table._deadlines) <= 2 * len(table) + 65
+    assert table.next_deadline() == 999.0 + 600
