@@ -21,7 +21,7 @@ from typing import Final
 
 MAILBOXES_FILE: Final = "mailboxes.sqlite"
 BUSY_TIMEOUT_MS: Final = 2000
-_SCHEMA: Final = (
+COUNTS_SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS mailbox_counts ("
     " user_id TEXT PRIMARY KEY,"
     " new INTEGER NOT NULL CHECK (new >= 0),"
@@ -42,7 +42,7 @@ def _connect(data_dir: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(data_dir / MAILBOXES_FILE, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute(_SCHEMA)
+    conn.execute(COUNTS_SCHEMA)
     return conn
 
 
