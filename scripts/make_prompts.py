@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Speak the voicemail prompts of `voicemail/prompts.py` into `voicemail/audio/` (8 kHz mono G.711 µ-law WAV, half the size of 16-bit PCM; pjmedia plays both).
+"""Speak the voicemail prompts of `voicemail/prompts.py` into `voicemail/audio/`.
+
+8 kHz mono G.711 µ-law WAV: half the size of 16-bit PCM, and pjmedia's WAV player plays both.
 
 Needs Debian's `espeak-ng` and `sox` (only to make the files; the service and its tests use the committed
 files). Run from the repository: `python3 scripts/make_prompts.py`. Also writes `beep.wav` (0.4 s at 1 kHz).
@@ -17,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from voicemail.prompts import AUDIO_DIR, LANGUAGES, TEXTS  # noqa: E402
+from voicemail.prompts import AUDIO_DIR, LANGUAGES, TEXTS
 
 VOICES = {"fr": "fr-be", "nl": "nl", "en": "en-gb"}
 RATE = 8000
