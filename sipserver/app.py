@@ -34,6 +34,7 @@ from sipserver.aio.calls import CallController
 from sipserver.aio.loadmonitor import LoadMonitor
 from sipserver.aio.server import SipServer
 from sipserver.aio.transports import ListenAddress
+from sipserver.b2bua.click_to_dial import UnknownUser
 from sipserver.b2bua.live import LiveCalls
 from sipserver.b2bua.location import LocationService
 from sipserver.config import NONCE_SECRET_FILE, ServerConfig
@@ -87,6 +88,18 @@ class RunningServer:
     http_address: ListenAddress | None = None
     _housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
     _store_watch: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def click_to_dial(self, user_id: str, number: str) -> None:
+        """The portal's "Appel" (RFC 3725): ring `user_id`'s own phones (auto-answer hints), then call `number`
+        as if that user dialled it and join the two. Returns once the user's phones are called; raises
+        `UnknownUser`, `NotDialable` or `NoRegisteredPhone` (all `ClickToDialError`, from
+        `sipserver.b2bua.click_to_dial`) before anything is sent."""
+        directory = self.application.directory
+        user = directory.user_by_id(user_id)
+        if user is None:
+            raise UnknownUser(f"no user {user_id!r}")
+        self.application.calls.click_to_dial(user, directory.group_of(user), directory, number, self.sip.now())
+        self.sip.flush()
 
     async def stop(self) -> None:
         """Stop taking traffic, then make every store durable and close it."""

@@ -37,6 +37,17 @@ from sipserver.b2bua.call import (
     TxnContext,
 )
 from sipserver.b2bua.cdr import CallLogRow, CallLogStore, Presentation, call_log_rows
+from sipserver.b2bua.click_to_dial import (
+    ClickAction,
+    ClickContext,
+    ClickToDial,
+    NoRegisteredPhone,
+    NotDialable,
+    SendToPhone,
+    SessionEnded,
+    UserAnswered,
+    detached_transaction,
+)
 from sipserver.b2bua.diversion import diversions_in
 from sipserver.b2bua.live import LiveCalls
 from sipserver.b2bua.location import LocationService
@@ -94,6 +105,12 @@ class CallController:
         # Nobody waits for call-log rows: gather them for 50 ms per commit (BENCHMARKS.md).
         self._log_writer: GroupCommit[CallLogRow] = GroupCommit(call_log.add_rows, "call_log", window=0.05)
         self.completed = 0
+        # Click-to-dial (RFC 3725): sessions still ringing the user's phones, by id(session), with what routes
+        # the number once the user answers; and the calls they became, by id(call).
+        self._dialling: dict[int, tuple[ClickToDial, User, Group, Directory]] = {}
+        self._sessions: dict[int, ClickToDial] = {}
+        self._session_timers: TimerQueue[ClickToDial] = TimerQueue()
+        self._session_timer_of: dict[int, TimerHandle] = {}
 
     def __len__(self) -> int:
         return len(self._presentations)
@@ -105,8 +122,14 @@ class CallController:
         call = self._new_call(event, identity.ANONYMOUS, caller.user_id, now)
         if call is None:
             return
+        self._route_from_user(call, caller, group, directory, request.request_uri.unescaped_user or "", now,
+                              incoming_diversions=diversions_in(request))
+
+    def _route_from_user(self, call: Call, caller: User, group: Group, directory: Directory, dialled_text: str,
+                         now: float, *, incoming_diversions: int = 0) -> None:
+        """Route what `caller` dialled: the callee's features, the caller's identity rules (CLIR, `*67`)."""
         self._directory = directory
-        dialled = parse_dialled(request.request_uri.unescaped_user or "")
+        dialled = parse_dialled(dialled_text)
         destination = route(dialled.digits, group, directory)
         if isinstance(destination, ToTrunk):
             call.caller = identity.caller_for_trunk(caller, group, hide_for_this_call=dialled.hide_identity,
@@ -114,7 +137,7 @@ class CallController:
         info = CallerInfo.of(identity.user_caller_id(caller), internal=True, user=caller, group=group,
                              hide_identity=dialled.hide_identity)
         self._route(call, destination, info, now, dialled=(dialled.digits, ""), directory=directory,
-                    incoming_diversions=diversions_in(request))
+                    incoming_diversions=incoming_diversions)
 
     def start_from_trunk(self, event: RequestReceived, trunk: Trunk, directory: Directory, now: float) -> None:
         request = event.request
@@ -259,6 +282,86 @@ class CallController:
         log.info("picked_up", picker=picker.user_id, call_id=call.a_invite.call_id)
         self._execute(call, outcome, now)
 
+    # -- click-to-dial (RFC 3725): the user's phones first, then the number as if the user dialled it ---------
+    def click_to_dial(self, user: User, group: Group, directory: Directory, number: str, now: float
+                      ) -> ClickToDial:
+        """Call `user`'s registered phones (with auto-answer hints); when one answers, call `number` as if the
+        user had dialled it and join the two. Raises NotDialable / NoRegisteredPhone before anything is sent."""
+        digits = "".join(ch for ch in number if not ch.isspace() and ch not in "-./()")
+        dialled = parse_dialled(digits)
+        destination = route(dialled.digits, group, directory) if dialled.digits else Unroutable(404, "Not Found")
+        if isinstance(destination, Unroutable):
+            raise NotDialable(f"{number!r} cannot be dialled ({destination.reason})")
+        if isinstance(destination, ToUser) and destination.user.user_id == user.user_id:
+            raise NotDialable(f"{number!r} is the user's own number")
+        bindings = self.terminator.location.current(f"sip:{user.user_id}@{group.domain}", self._wall_clock())
+        if not bindings:
+            raise NoRegisteredPhone(f"no phone of {user.user_id} is registered")
+        to_uri = f"{quote(user.display_name)} <sip:{user.extension or user.user_id}@{group.domain}>"
+        phones = tuple(Target(request_uri=b.contact, destination=b.source, to_uri=to_uri, user_id=user.user_id)
+                       for b in bindings)
+        if isinstance(destination, ToUser):
+            callee = destination.user
+            shown = Party(f"{quote(callee.display_name)} <sip:{callee.extension or callee.user_id}@{group.domain}>")
+        else:
+            shown = Party(f"{quote(dialled.digits)} <sip:{dialled.digits}@{group.domain}>")
+        session = ClickToDial(user_id=user.user_id, number=digits, phones=phones, shown_as=shown,
+                              local=self.local_for(bindings[0].source), started_at=now,
+                              session_id=int(self._wall_clock()))
+        self._dialling[id(session)] = (session, user, group, directory)
+        log.info("click_to_dial", user=user.user_id, number=digits, phones=len(phones))
+        self._execute_session(session, session.start(now), now)
+        return session
+
+    def _execute_session(self, session: ClickToDial, actions: Iterable[ClickAction], now: float) -> None:
+        for_call: list[ClickAction] = []
+        for action in actions:
+            if isinstance(action, SendToPhone):
+                self._send_to_phone(action, now)
+            elif isinstance(action, SendAck):
+                self.stack.send_raw(action.request.serialize(), action.destination)
+            elif isinstance(action, UserAnswered):
+                self._start_click_call(session, action, now)
+            elif isinstance(action, SessionEnded):
+                self._session_done(session, action)
+            else:
+                for_call.append(action)
+        if for_call and session.call is not None:
+            self._execute(session.call, for_call, now)
+        handle = self._session_timer_of.pop(id(session), None)
+        if handle is not None:
+            self._session_timers.cancel(handle)
+        deadline = session.next_deadline()
+        if deadline is not None and id(session) in self._dialling:
+            self._session_timer_of[id(session)] = self._session_timers.schedule(deadline, session)
+
+    def _send_to_phone(self, action: SendToPhone, now: float) -> None:
+        txn = self.stack.send_request(action.request, action.destination, now)
+        txn.user_data = action.context
+
+    def _start_click_call(self, session: ClickToDial, answered: UserAnswered, now: float) -> None:
+        """The user answered: their side becomes the A leg of an ordinary call to the number."""
+        entry = self._dialling.pop(id(session), None)
+        if entry is None:
+            return
+        _, user, group, directory = entry
+        a_invite, source = answered.a_invite, answered.a_source
+        call = Call(a_invite=a_invite, a_txn=detached_transaction(a_invite, source), a_source=source,
+                    a_tag=answered.a_tag, local=session.local, caller=identity.ANONYMOUS,
+                    caller_user_id=user.user_id, overall_limit=self.ring_limit, started_at=now, late_offer=True)
+        call.probe_interval = self.probe_interval
+        session.attach(call)
+        self.calls[call.a_key] = call
+        self._by_a_call_id[a_invite.call_id] = call
+        self._sessions[id(call)] = session
+        self._presentations[id(call)] = Presentation(caller_as_seen=("", ""), dialled=(session.number, ""))
+        log.info("click_to_dial_answered", user=user.user_id, number=session.number, call_id=a_invite.call_id)
+        self._route_from_user(call, user, group, directory, session.number, now)
+
+    def _session_done(self, session: ClickToDial, ended: SessionEnded) -> None:
+        if self._dialling.pop(id(session), None) is not None or ended.reason != "connected":
+            log.info("click_to_dial_ended", user=session.user_id, number=session.number, outcome=ended.reason)
+
     # -- events ------------------------------------------------------------------------------------------
     def on_in_dialog_request(self, event: RequestReceived, now: float) -> None:
         request = event.request
@@ -267,8 +370,13 @@ class CallController:
             self.stack.reply(event.transaction, 481, now)
             return
         leg = self._leg_of(call, request.call_id)
+        actions: list[ClickAction] | list[Action]
         if leg is None:
-            actions = call.on_a_request(request, event.transaction, now)
+            session = self._sessions.get(id(call)) if self._sessions else None
+            if session is None:
+                actions = call.on_a_request(request, event.transaction, now)
+            else:
+                actions = session.on_phone_request(request, event.transaction, now)
         else:
             actions = call.on_b_request(leg, request, event.transaction, now)
         self._execute(call, actions, now)
@@ -293,6 +401,9 @@ class CallController:
         context = event.transaction.user_data
         if isinstance(context, TxnContext):
             self._execute(context.call, context.call.on_response(context, event.response, now), now)
+        elif isinstance(context, ClickContext):
+            session = context.session
+            self._execute_session(session, session.on_response(context, event.response, now), now)
 
     def on_stray_response(self, event: StrayResponseReceived, now: float) -> None:
         """A 2xx whose INVITE transaction is gone: give it to its call, which ACKs (and BYEs if needed)."""
@@ -306,6 +417,9 @@ class CallController:
         context = event.transaction.user_data
         if isinstance(context, TxnContext):
             self._execute(context.call, context.call.on_timeout(context, now), now)
+        elif isinstance(context, ClickContext):
+            session = context.session
+            self._execute_session(session, session.on_timeout(context, now), now)
 
     def on_server_timeout(self, event: ServerTransactionTimedOut, now: float) -> None:
         if event.call_id is None:
@@ -316,12 +430,21 @@ class CallController:
 
     # -- timers ------------------------------------------------------------------------------------------
     def next_deadline(self) -> float | None:
-        return self._timers.next_deadline()
+        deadline = self._timers.next_deadline()
+        if self._session_timer_of:
+            sessions = self._session_timers.next_deadline()
+            if deadline is None or (sessions is not None and sessions < deadline):
+                return sessions
+        return deadline
 
     def on_timer(self, now: float) -> None:
         for call in self._timers.pop_due(now):
             self._timer_of.pop(id(call), None)
             self._execute(call, call.on_timer(now), now)
+        if self._session_timer_of:
+            for session in self._session_timers.pop_due(now):
+                self._session_timer_of.pop(id(session), None)
+                self._execute_session(session, session.on_timer(now), now)
 
     def _rearm(self, call: Call) -> None:
         handle = self._timer_of.pop(id(call), None)
@@ -332,14 +455,20 @@ class CallController:
             self._timer_of[id(call)] = self._timers.schedule(deadline, call)
 
     # -- actions -----------------------------------------------------------------------------------------
-    def _execute(self, call: Call, actions: Iterable[Action], now: float) -> None:
+    def _execute(self, call: Call, actions: Iterable[ClickAction], now: float) -> None:
         ended = False
-        pending = list(actions)
+        pending: list[ClickAction] = list(actions)
+        session = self._sessions.get(id(call)) if self._sessions else None
         index = 0
         while index < len(pending):
             action = pending[index]
             index += 1
             if isinstance(action, Respond):
+                if session is not None and action.txn is call.a_txn:
+                    # A click-to-dial call's A leg is the user's phone, answered already: the session turns
+                    # the call's answer into a re-INVITE (the target's offer) or a BYE (its failure).
+                    pending.extend(session.on_call_response(action.response, now))
+                    continue
                 self.stack.respond(action.txn, action.response, now)
                 if action.retransmit_until_ack:
                     self.stack.transactions.start_2xx_retransmission(
@@ -358,6 +487,10 @@ class CallController:
                 pending.extend(self._after_ringing(call, action, now))
             elif isinstance(action, CallEnded):
                 ended = True
+            elif isinstance(action, SendToPhone):
+                self._send_to_phone(action, now)
+            elif isinstance(action, SessionEnded) and session is not None:
+                self._session_done(session, action)
         if ended:
             self._ended(call, now)
         else:
@@ -369,6 +502,8 @@ class CallController:
             self._timers.cancel(handle)
         presentation = self._presentations.pop(id(call), None)
         self._terminations.pop(id(call), None)
+        if self._sessions:
+            self._sessions.pop(id(call), None)
         # Keep the dialog keys for a little while? In-dialog stragglers get 481: that is the RFC's answer.
         self.calls.pop(call.a_key, None)
         a = call.a_invite
