@@ -38,6 +38,7 @@ from sipserver.b2bua.call import (
 )
 from sipserver.b2bua.cdr import CallLogRow, CallLogStore, Presentation, call_log_rows
 from sipserver.b2bua.click_to_dial import (
+    DEFAULT_ANSWER_TIMEOUT,
     ClickAction,
     ClickContext,
     ClickToDial,
@@ -111,6 +112,7 @@ class CallController:
         self._sessions: dict[int, ClickToDial] = {}
         self._session_timers: TimerQueue[ClickToDial] = TimerQueue()
         self._session_timer_of: dict[int, TimerHandle] = {}
+        self.click_answer_timeout = DEFAULT_ANSWER_TIMEOUT  # how long the user's phones ring for click-to-dial
 
     def __len__(self) -> int:
         return len(self._presentations)
@@ -307,7 +309,7 @@ class CallController:
             shown = Party(f"{quote(dialled.digits)} <sip:{dialled.digits}@{group.domain}>")
         session = ClickToDial(user_id=user.user_id, number=digits, phones=phones, shown_as=shown,
                               local=self.local_for(bindings[0].source), started_at=now,
-                              session_id=int(self._wall_clock()))
+                              session_id=int(self._wall_clock()), answer_timeout=self.click_answer_timeout)
         self._dialling[id(session)] = (session, user, group, directory)
         log.info("click_to_dial", user=user.user_id, number=digits, phones=len(phones))
         self._execute_session(session, session.start(now), now)

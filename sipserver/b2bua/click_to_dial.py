@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Final
 
 from sipserver.address import Endpoint
 from sipserver.b2bua.call import (
@@ -51,8 +52,8 @@ from sipserver.ids import new_call_id, new_tag
 from sipserver.message import Headers, SipRequest, SipResponse, build_response
 from sipserver.transaction import ServerTransaction, build_cancel
 
-AUTO_ANSWER_ALERT_INFO = "<http://127.0.0.1>;info=alert-autoanswer;delay=0"
-DEFAULT_ANSWER_TIMEOUT = 30.0  # seconds U's phones ring (an auto-answering phone answers at once)
+AUTO_ANSWER_ALERT_INFO: Final = "<http://127.0.0.1>;info=alert-autoanswer;delay=0"
+DEFAULT_ANSWER_TIMEOUT: Final = 30.0  # seconds U's phones ring (an auto-answering phone answers at once)
 
 
 # -- what the portal sees -----------------------------------------------------------------------------------
