@@ -15,6 +15,11 @@ Covered:
 - Marie busy (do not disturb without voicemail): Jean's phone, answered, gets a BYE with the 486 as Reason
   and Marie's phone never rings; call log: Jean placed, Marie missed;
 - Jean hangs up while Marie's phone rings: Marie's phone is cancelled;
+- the callee's features apply as to any call of Jean's: Marie forwards always to Pieter, whose phone rings
+  (Diversion naming Marie) and talks with Jean; call log: Jean placed, Marie missed, Pieter received;
+- an outside number through the trunk with Jean's CLIR on: the carrier (SIPp) gets a late-offer INVITE for the
+  E.164 number with an anonymous From and `Privacy: id`, answers with its offer, and its ACK carries Jean's
+  phone's answer; Jean hangs up, the carrier gets the BYE; call log: Jean placed (the number as clicked);
 - refusals before anything is sent: unknown user, a number that cannot be dialled, no registered phone.
 """
 
@@ -38,12 +43,12 @@ from sipserver.config import ServerConfig
 from tests.helpers.audio import loudest_window, read_samples, rms, tone_ratio, write_tone
 from tests.helpers.pjsua_agent import Event, PjsuaAgent
 from tests.helpers.server import DEMO_DOMAIN, DEMO_USERS, free_port
-from tests.helpers.sipp_calls import CallLogEntry, GroupTemplate, read_call_log, set_services
+from tests.helpers.sipp_calls import CallLogEntry, GroupTemplate, SippPeers, read_call_log, scenario, set_services
 
 pytestmark = pytest.mark.integration
 
-JEAN, MARIE = "jean.dupont", "marie.martin"
-TONES = {"201": 440.0, "202": 1000.0}
+JEAN, MARIE, PIETER = "jean.dupont", "marie.martin", "pieter.peeters"
+TONES = {"201": 440.0, "202": 1000.0, "203": 697.0}
 MEDIA_CODECS = ("G722/16000", "PCMU/8000")
 CALL_TIMEOUT = 10.0
 PROMPT = 3.0
@@ -114,6 +119,7 @@ class Bed:
     server: ThreadServer
     tmp_path: Path
     tones: dict[str, Path]
+    trunk_port: int
     agents: list[PjsuaAgent] = field(default_factory=list)
 
     def phone(self, user: str, *, media: bool = True) -> PjsuaAgent:
@@ -151,7 +157,7 @@ def make_bed(pjsua2_available: None, group_template: GroupTemplate, tones: dict[
         data_dir = group_template.copy_to(tmp_path / f"data{len(beds)}")
         for user_id, services in settings.items():
             set_services(data_dir, user_id, services)
-        bed = Bed(ThreadServer.start(data_dir), tmp_path, tones)
+        bed = Bed(ThreadServer.start(data_dir), tmp_path, tones, group_template.trunk_port)
         beds.append(bed)
         return bed
 
@@ -339,3 +345,58 @@ def test_refusals_come_before_anything_is_sent(make_bed: Callable[..., Bed]) -> 
         bed.server.click_to_dial(JEAN, "not a number")
     with pytest.raises(NotDialable):
         bed.server.click_to_dial(JEAN, "201")  # himself
+
+
+def test_the_callees_own_features_apply(make_bed: Callable[..., Bed]) -> None:
+    bed = make_bed(**{MARIE: {"forward_always": {"active": True, "number": "203"}}})
+    jean, marie, pieter = bed.phone("201"), bed.phone("202", media=False), bed.phone("203")
+    bed.server.click_to_dial(JEAN, "202")
+    jid, _ = jean.wait_incoming(timeout=CALL_TIMEOUT)
+    jean.call_command(f"answer 200 {jid}")
+    jean.wait_call_state(jid, "CONFIRMED", timeout=CALL_TIMEOUT)
+    pid, shown = pieter.wait_incoming(timeout=CALL_TIMEOUT)
+    assert "Jean Dupont" in shown, shown
+    pieter.call_command(f"answer 200 {pid}")
+    pieter.wait_call_state(pid, "CONFIRMED", timeout=CALL_TIMEOUT)
+    rtp_grows(jean, jid)
+    rtp_grows(pieter, pid)
+    time.sleep(1.0)
+    pieter.call_command(f"hangup {pid}")  # the callee hangs up this time: the user's phone gets the BYE
+    jean.wait_call_state(jid, "DISCONNECTED", timeout=PROMPT)
+    assert_heard(jean, jid, TONES["203"])
+    assert_heard(pieter, pid, TONES["201"])
+    never_rang(marie)
+    rows = bed.call_log(jean.sip_call_id(jid), 3)
+    assert (row(rows, JEAN).direction, row(rows, JEAN).other_number) == ("placed", "203"), rows
+    assert row(rows, MARIE).direction == "missed" and row(rows, PIETER).direction == "received", rows
+    [invite] = received_requests(pieter, "INVITE")[:1]
+    assert (header(invite, "Diversion") or "").startswith("<sip:+3222211202@callconnect.local;user=phone>"), invite
+
+
+def test_an_outside_number_goes_through_the_trunk_with_the_users_clir(
+        make_bed: Callable[..., Bed], sipp: str, tmp_path: Path) -> None:
+    bed = make_bed(**{JEAN: {"clir": {"active": True}}})
+    jean = bed.phone("201", media=False)
+    with SippPeers(tmp_path / "sipp", ("127.0.0.1", bed.server.port)) as peers:
+        carrier = peers.callee(None, scenario("click_to_dial", "carrier.xml"), local_port=bed.trunk_port,
+                               register=False, name="carrier", timeout=20)
+        bed.server.click_to_dial(JEAN, "0470 12 34 56")
+        jid, shown = jean.wait_incoming(timeout=CALL_TIMEOUT)
+        assert "0470123456" in shown, shown
+        jean.call_command(f"answer 200 {jid}")
+        jean.wait_call_state(jid, "CONFIRMED", timeout=CALL_TIMEOUT)
+        wait_until(lambda: bed.server.live_states(JEAN) == [("initiator", "confirmed")], CALL_TIMEOUT,
+                   "the carrier to answer")
+        time.sleep(0.5)
+        jean.call_command(f"hangup {jid}")
+        seen = carrier.wait(10)
+        assert seen.ok, seen.explain()
+    assert seen.logged("ruri") == [f"sip:+32470123456@127.0.0.1:{bed.trunk_port};user=phone"], seen.explain()
+    assert seen.logged("from")[0].startswith('"Anonymous" <sip:anonymous@anonymous.invalid>;tag='), seen.explain()
+    assert seen.logged("privacy") == ["id"], seen.explain()
+    assert seen.logged("invite_length") == ["0"], seen.explain()  # late offer: the carrier offers
+    assert seen.logged("alert_info") == [""], seen.explain()
+    [media] = seen.logged("ack_media")
+    assert re.fullmatch(r"m=audio [1-9][0-9]* RTP/AVP 0\s*", media), media  # Jean's phone's answer, not port 9
+    rows = bed.call_log(jean.sip_call_id(jid), 1)
+    assert (row(rows, JEAN).direction, row(rows, JEAN).other_number) == ("placed", "0470123456"), rows
