@@ -34,7 +34,7 @@ from sipserver.aio.calls import CallController
 from sipserver.aio.loadmonitor import LoadMonitor
 from sipserver.aio.server import SipServer
 from sipserver.aio.transports import ListenAddress
-from sipserver.b2bua.click_to_dial import UnknownUser
+from sipserver.b2bua.click_to_dial import ClickToDialError, UnknownUser
 from sipserver.b2bua.live import LiveCalls
 from sipserver.b2bua.location import LocationService
 from sipserver.config import NONCE_SECRET_FILE, ServerConfig
@@ -42,6 +42,7 @@ from sipserver.digest import DigestAuthenticator
 from sipserver.logs import configure_logging
 from sipserver.stack import SipStack
 from storage.calllog import SqliteCallLogStore
+from storage.click_requests import ClickRequest, ClickRequestQueue
 from storage.database import open_database
 from storage.locations import SqliteLocationStore
 from storage.mailboxes import MailboxCountsWatcher
@@ -84,6 +85,7 @@ class RunningServer:
     sip_addresses: list[ListenAddress]
     subscription_writer: GroupCommit[SubscriptionChange] | None = None
     mailboxes: MailboxCountsWatcher | None = None
+    click_requests: ClickRequestQueue | None = None  # `callconnect call USER NUMBER` from another process
     http_runner: web.AppRunner | None = None
     http_address: ListenAddress | None = None
     _housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -110,6 +112,8 @@ class RunningServer:
                     await task
         if self.mailboxes is not None:
             self.mailboxes.close()
+        if self.click_requests is not None:
+            self.click_requests.close()
         self.load.stop()
         if self.http_runner is not None:
             await self.http_runner.cleanup()
@@ -184,6 +188,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
     notifier.remember_directory(directory)
     running._housekeeping = asyncio.get_running_loop().create_task(_housekeeping(running))
     running.mailboxes = MailboxCountsWatcher(config.data_dir)
+    running.click_requests = ClickRequestQueue(config.data_dir)
     running._store_watch = asyncio.get_running_loop().create_task(_watch_stores(running, notifier))
     log.info("server_started", users=user_count(directory), bindings=len(location),
              data_dir=str(config.data_dir))
@@ -278,9 +283,26 @@ async def _watch_stores(running: RunningServer, notifier: Notifier) -> None:
                 for counts in running.mailboxes.read_changes():
                     notifier.set_message_counts(counts.user_id, counts.new, counts.old)
                 running.sip.flush()
+            queue = running.click_requests
+            if queue is not None and queue.changed():
+                for request in queue.pending(time.time()):
+                    await _place_requested_call(running, queue, request)
         except Exception:
             log.exception("mailbox_watch_failed")
         await asyncio.sleep(STORE_POLL_INTERVAL)
+
+
+async def _place_requested_call(running: RunningServer, queue: ClickRequestQueue, request: ClickRequest) -> None:
+    """A click-to-dial asked by `callconnect call`: place it and tell the CLI how it went."""
+    try:
+        await running.click_to_dial(request.user_id, request.number)
+    except ClickToDialError as exc:
+        queue.answer(request.id, "refused", str(exc))
+    except Exception as exc:
+        log.exception("click_to_dial_failed", user=request.user_id)
+        queue.answer(request.id, "refused", f"internal error: {exc}")
+    else:
+        queue.answer(request.id, "calling")
 
 
 def run_server(config: ServerConfig) -> int:

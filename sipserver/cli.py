@@ -1,5 +1,5 @@
 """Command line: `callconnect serve`, `callconnect provision apply FILE`, `callconnect provision export`,
-`callconnect provision device-password MAC`, `callconnect mwi USER NEW OLD`.
+`callconnect provision device-password MAC`, `callconnect mwi USER NEW OLD`, `callconnect call USER NUMBER`.
 
 Parses arguments into a `ServerConfig` (or a provisioning action) and hands over to the composition root in
 `sipserver.app`. Argument errors exit with status 2 and a message naming the bad option; a provisioning file with
@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     mwi.add_argument("new", type=_count, help="new (unheard) messages")
     mwi.add_argument("old", type=_count, help="old (heard) messages")
     mwi.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+
+    call = sub.add_parser("call", help="click-to-dial: ring the user's phone, then call NUMBER from it")
+    call.add_argument("user", help="user id, e.g. jean.dupont")
+    call.add_argument("number", help="what the user would dial: an extension, a number")
+    call.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     return parser
 
 
@@ -129,6 +134,34 @@ def set_mailbox_counts(data_dir: Path, user_id: str, new: int, old: int) -> int:
     return 0
 
 
+def click_to_dial(data_dir: Path, user_id: str, number: str, wait: float = 5.0) -> int:
+    """`callconnect call`: ask the server running on `data_dir` to place a click-to-dial (RFC 3725) and report
+    whether it is calling the user's phones (0), refused it (1, with the reason) or did not take it (2)."""
+    import time
+
+    from storage.click_requests import ClickRequestWriter
+
+    writer = ClickRequestWriter(data_dir)
+    try:
+        request_id = writer.request(user_id, number, time.time())
+        deadline = time.monotonic() + wait
+        while (outcome := writer.outcome_of(request_id)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if outcome is None:
+            outcome = writer.withdraw(request_id)
+    finally:
+        writer.close()
+    if outcome is None or outcome.outcome == "expired":
+        print(f"error: no server took the request (is `callconnect serve --data-dir {data_dir}` running?)",
+              file=sys.stderr)
+        return 2
+    if outcome.outcome != "calling":
+        print(f"error: {outcome.detail}", file=sys.stderr)
+        return 1
+    print(f"calling {user_id}'s phone; {number} follows when it answers")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
@@ -151,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_server(config)
     if args.command == "mwi":
         return set_mailbox_counts(args.data_dir, args.user, args.new, args.old)
+    if args.command == "call":
+        return click_to_dial(args.data_dir, args.user, args.number)
     from sipserver.provision_cli import apply_file, device_password, export_group
 
     if args.action == "device-password":
