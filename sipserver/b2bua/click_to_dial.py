@@ -258,16 +258,17 @@ class ClickToDial:
     def _virtual_invite(self, leg: PhoneLeg, dialog: Dialog) -> SipRequest:
         """The INVITE U's phone would have sent to dial the number in this dialog: From U (the phone's tag),
         To the number, the phone's Contact, no body (the Call rings the target with a late offer)."""
+        uri = f"sip:{self.number.replace('#', '%23')}@{_host_of(leg.target.to_uri)}"  # `#31#` (RFC 3261 §25.1)
         headers = Headers()
         headers.add("Via", self.local.via(leg.target.destination.transport))
         headers.add("Max-Forwards", "70")
         headers.add("From", f"{dialog.remote_uri};tag={dialog.remote_tag}")
-        headers.add("To", f"<sip:{self.number}@{_host_of(leg.target.to_uri)}>")
+        headers.add("To", f"<{uri}>")
         headers.add("Call-ID", dialog.call_id)
         headers.add("CSeq", f"{leg.invite.cseq.number} INVITE")
         headers.add("Contact", f"<{dialog.remote_target}>")
         headers.add("Content-Length", "0")
-        return SipRequest("INVITE", f"sip:{self.number}@{_host_of(leg.target.to_uri)}", headers)
+        return SipRequest("INVITE", uri, headers)
 
     def _leg_failed(self, leg: PhoneLeg, status: int, actions: list[ClickAction]) -> None:
         leg.state = "failed"

@@ -330,3 +330,15 @@ def test_our_origin_replaces_only_the_o_line() -> None:
     out = our_origin(TARGET_OFFER, 5, 6, "::1").decode()
     assert out.splitlines()[1] == "o=callconnect 5 6 IN IP6 ::1"
     assert out.splitlines()[2:] == TARGET_OFFER.decode().splitlines()[2:]
+
+
+def test_a_gsm_style_prefix_is_escaped_in_the_virtual_invite() -> None:
+    c2d = ClickToDial(user_id="u201", number="#31#0470123456", phones=phones(PHONE1),
+                      shown_as=Party('"0470123456" <sip:0470123456@callconnect.local>'), local=LOCAL, started_at=0.0,
+                      session_id=1000)
+    [invite] = to_phone(c2d.start(0.0), "invite")
+    actions = c2d.on_response(invite.context, reply(invite.request, 200, "ph1", PHONE_OFFER), 1.0)
+    [answered] = [a for a in actions if isinstance(a, UserAnswered)]
+    virtual = reparse(answered.a_invite)
+    assert virtual.request_uri.unescaped_user == "#31#0470123456"
+    assert virtual.to.uri is not None and virtual.to.uri.unescaped_user == "#31#0470123456"
