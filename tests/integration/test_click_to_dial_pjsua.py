@@ -17,6 +17,8 @@ Covered:
 - Jean hangs up while Marie's phone rings: Marie's phone is cancelled;
 - the callee's features apply as to any call of Jean's: Marie forwards always to Pieter, whose phone rings
   (Diversion naming Marie) and talks with Jean; call log: Jean placed, Marie missed, Pieter received;
+- Marie on do not disturb with voicemail: the voicemail (a pjsua agent at `--voicemail-uri`) answers Jean,
+  audio both ways, Marie's phone never rings and her row is "missed";
 - an outside number through the trunk with Jean's CLIR on: the carrier (SIPp) gets a late-offer INVITE for the
   E.164 number with an anonymous From and `Privacy: id`, answers with its offer, and its ACK carries Jean's
   phone's answer; Jean hangs up, the carrier gets the BYE; call log: Jean placed (the number as clicked);
@@ -39,6 +41,7 @@ import pytest
 from sipserver.aio.transports import ListenAddress
 from sipserver.app import RunningServer, start_server
 from sipserver.b2bua.click_to_dial import NoRegisteredPhone, NotDialable, UnknownUser
+from sipserver.b2bua.termination import VoicemailService
 from sipserver.config import ServerConfig
 from tests.helpers.audio import loudest_window, read_samples, rms, tone_ratio, write_tone
 from tests.helpers.pjsua_agent import Event, PjsuaAgent
@@ -48,7 +51,8 @@ from tests.helpers.sipp_calls import CallLogEntry, GroupTemplate, SippPeers, rea
 pytestmark = pytest.mark.integration
 
 JEAN, MARIE, PIETER = "jean.dupont", "marie.martin", "pieter.peeters"
-TONES = {"201": 440.0, "202": 1000.0, "203": 697.0}
+VOICEMAIL = "voicemail"
+TONES = {"201": 440.0, "202": 1000.0, "203": 697.0, VOICEMAIL: 1209.0}
 MEDIA_CODECS = ("G722/16000", "PCMU/8000")
 CALL_TIMEOUT = 10.0
 PROMPT = 3.0
@@ -67,13 +71,14 @@ class ThreadServer:
     data_dir: Path
 
     @classmethod
-    def start(cls, data_dir: Path) -> ThreadServer:
-        port = free_port()
+    def start(cls, data_dir: Path, port: int | None = None, voicemail: str | None = None) -> ThreadServer:
+        port = port or free_port()
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="callconnect-server", daemon=True)
         thread.start()
         config = ServerConfig(sip_listen=(ListenAddress("127.0.0.1", port),), http_listen=None, data_dir=data_dir,
-                              use_uvloop=False, log_level="warning")
+                              use_uvloop=False, log_level="warning",
+                              voicemail=VoicemailService.from_uri(voicemail) if voicemail else None)
         running = asyncio.run_coroutine_threadsafe(start_server(config), loop).result(20)
         return cls(loop, thread, running, port, data_dir)
 
@@ -153,11 +158,11 @@ def make_bed(pjsua2_available: None, group_template: GroupTemplate, tones: dict[
              tmp_path: Path) -> Iterator[Callable[..., Bed]]:
     beds: list[Bed] = []
 
-    def make(**settings: dict[str, object]) -> Bed:
+    def make(port: int | None = None, voicemail: str | None = None, **settings: dict[str, object]) -> Bed:
         data_dir = group_template.copy_to(tmp_path / f"data{len(beds)}")
         for user_id, services in settings.items():
             set_services(data_dir, user_id, services)
-        bed = Bed(ThreadServer.start(data_dir), tmp_path, tones, group_template.trunk_port)
+        bed = Bed(ThreadServer.start(data_dir, port, voicemail), tmp_path, tones, group_template.trunk_port)
         beds.append(bed)
         return bed
 
@@ -400,3 +405,39 @@ def test_an_outside_number_goes_through_the_trunk_with_the_users_clir(
     assert re.fullmatch(r"m=audio [1-9][0-9]* RTP/AVP 0\s*", media), media  # Jean's phone's answer, not port 9
     rows = bed.call_log(jean.sip_call_id(jid), 1)
     assert (row(rows, JEAN).direction, row(rows, JEAN).other_number) == ("placed", "0470123456"), rows
+
+
+def test_the_user_reaches_the_callees_voicemail(make_bed: Callable[..., Bed], tones: dict[str, Path],
+                                                tmp_path: Path) -> None:
+    server_port = free_port()
+    registrar = f"sip:127.0.0.1:{server_port}"
+    voicemail = PjsuaAgent.start(
+        user=VOICEMAIL, password="unused", registrar=registrar, domain="127.0.0.1", log_dir=tmp_path / "pjsua",
+        proxy=f"{registrar};lr", play=tones[VOICEMAIL], record_dir=tmp_path / "recordings", max_lifetime=60.0,
+        codecs=MEDIA_CODECS)
+    try:
+        bed = make_bed(port=server_port, voicemail=f"sip:voicemail@{voicemail.local}",
+                       **{MARIE: {"dnd": {"active": True}}})
+    except BaseException:
+        voicemail.close()
+        raise
+    bed.agents.append(voicemail)
+    jean, marie = bed.phone("201"), bed.phone("202", media=False)
+    bed.server.click_to_dial(JEAN, "202")
+    jid, _ = jean.wait_incoming(timeout=CALL_TIMEOUT)
+    jean.call_command(f"answer 200 {jid}")
+    vid, shown = voicemail.wait_incoming(timeout=CALL_TIMEOUT)
+    assert "Jean Dupont" in shown, shown
+    voicemail.call_command(f"answer 200 {vid}")
+    voicemail.wait_call_state(vid, "CONFIRMED", timeout=CALL_TIMEOUT)
+    rtp_grows(jean, jid)
+    rtp_grows(voicemail, vid)
+    time.sleep(1.0)
+    jean.call_command(f"hangup {jid}")
+    voicemail.wait_call_state(vid, "DISCONNECTED", timeout=PROMPT)
+    assert_heard(jean, jid, TONES[VOICEMAIL])
+    assert_heard(voicemail, vid, TONES["201"])
+    never_rang(marie)
+    rows = bed.call_log(jean.sip_call_id(jid), 2)
+    assert row(rows, JEAN).direction == "placed", rows
+    assert (row(rows, MARIE).direction, row(rows, MARIE).answered_at) == ("missed", None), rows
