@@ -11,6 +11,8 @@ Covered:
 - Jean clicks 202: his phone is called with the auto-answer hints and shows Marie; he answers; Marie's phone
   rings showing Jean; she answers; audio both ways; the lamps (live call state) show both talking; Jean hangs
   up, Marie gets the BYE; call log: Jean placed (202), Marie received (201);
+- Jean has two phones: both ring, the one he answers is joined with Marie, the other is cancelled
+  "completed elsewhere";
 - Jean's phone refuses, or does not answer within the answer timeout: Marie's phone never rings, no call log;
 - Marie busy (do not disturb without voicemail): Jean's phone, answered, gets a BYE with the 486 as Reason
   and Marie's phone never rings; call log: Jean placed, Marie missed;
@@ -441,3 +443,22 @@ def test_the_user_reaches_the_callees_voicemail(make_bed: Callable[..., Bed], to
     rows = bed.call_log(jean.sip_call_id(jid), 2)
     assert row(rows, JEAN).direction == "placed", rows
     assert (row(rows, MARIE).direction, row(rows, MARIE).answered_at) == ("missed", None), rows
+
+
+def test_every_phone_of_the_user_rings_and_the_other_is_cancelled(make_bed: Callable[..., Bed]) -> None:
+    bed = make_bed()
+    desk, soft, marie = bed.phone("201", media=False), bed.phone("201", media=False), bed.phone("202", media=False)
+    bed.server.click_to_dial(JEAN, "202")
+    did, _ = desk.wait_incoming(timeout=CALL_TIMEOUT)
+    sid, _ = soft.wait_incoming(timeout=CALL_TIMEOUT)
+    soft.call_command(f"answer 200 {sid}")
+    ended = desk.wait_call_state(did, "DISCONNECTED", timeout=PROMPT)
+    assert status_of(ended) == 487, ended.line
+    mid, _ = marie.wait_incoming(timeout=CALL_TIMEOUT)
+    marie.call_command(f"answer 200 {mid}")
+    marie.wait_call_state(mid, "CONFIRMED", timeout=CALL_TIMEOUT)
+    rtp_grows(soft, sid)
+    marie.call_command(f"hangup {mid}")
+    soft.wait_call_state(sid, "DISCONNECTED", timeout=PROMPT)
+    [cancel] = received_requests(desk, "CANCEL")
+    assert header(cancel, "Reason") == 'SIP;cause=200;text="Call completed elsewhere"', cancel
