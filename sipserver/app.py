@@ -49,7 +49,10 @@ from storage.mailboxes import MailboxCountsWatcher
 from storage.subscribers import SqliteSubscriberStore
 from storage.subscriptions import SqliteSubscriptionStore, SubscriptionChange
 from webui.app import create_app
+from webui.manuals import DEFAULT_MANUALS_DIR
 from webui.provisioning import ProvisioningFiles
+from webui.services import PortalService
+from webui.web import LogMailer, Mailer, Portal, SmtpMailer
 
 log = structlog.get_logger("callconnect")
 STORE_POLL_INTERVAL = 0.2  # seconds between two looks at other processes' writes (a cheap PRAGMA data_version)
@@ -222,8 +225,9 @@ async def _start_http(running: RunningServer, address: ListenAddress) -> None:
                                           nonce_lifetime=config.nonce_lifetime),
         algorithms=config.digest_algorithms,
     )
-    runner = web.AppRunner(create_app(running_status=lambda: status_of(running), provisioning=provisioning),
-                           access_log=None)
+    portal = portal_of(running)
+    runner = web.AppRunner(create_app(running_status=lambda: status_of(running), provisioning=provisioning,
+                                      portal=portal), access_log=None)
     await runner.setup()
     running.http_runner = runner
     site = web.TCPSite(runner, address.host, address.port)
@@ -231,6 +235,20 @@ async def _start_http(running: RunningServer, address: ListenAddress) -> None:
     port = runner.addresses[0][1] if runner.addresses else address.port
     running.http_address = ListenAddress(address.host, port)
     log.info("http_listening", address=str(running.http_address))
+
+
+def portal_of(running: RunningServer) -> Portal:
+    """The self-service portal over the server's own subscriber store (a change acts on the next call), its
+    call log and click-to-dial; reset links go to the log unless CALLCONNECT_SMTP_HOST names a mail server."""
+    call_log = SqliteCallLogStore(running.call_log_db)
+    service = PortalService(running.subscribers, lambda: running.application.directory,
+                            call_log=call_log.rows_of, click_to_dial=running.click_to_dial)
+    smtp = os.environ.get("CALLCONNECT_SMTP_HOST")
+    mailer: Mailer = (SmtpMailer(smtp, int(os.environ.get("CALLCONNECT_SMTP_PORT", "25")),
+                                 os.environ.get("CALLCONNECT_SMTP_FROM", "callconnect@localhost"))
+                      if smtp else LogMailer())
+    return Portal(service=service, mailer=mailer, manuals_dir=DEFAULT_MANUALS_DIR,
+                  public_url=os.environ.get("CALLCONNECT_PUBLIC_URL"))
 
 
 def user_count(directory: Directory) -> int:

@@ -1,10 +1,10 @@
 """The HTTP side of the server: an aiohttp application factory.
 
-Today it serves health and status for operators and load balancers (`/healthz`, `/status`) and, when given
-`provisioning`, the Yealink auto-provisioning files (`/provisioning/{file}`, `webui.provisioning`); the user
-portal of the guide (profile, settings, BLF, directory, call log, schedules) grows here with its own issue.
-Services come in through `create_app` arguments and typed `AppKey`s; this module holds no global state and
-knows no SIP.
+It serves health and status for operators and load balancers (`/healthz`, `/status`); when given
+`provisioning`, the Yealink auto-provisioning files (`/provisioning/{file}`, `webui.provisioning`); when given
+`portal`, the user portal of the guide (`webui.views`, HTML) and its REST API (`webui.api`, `/api/v1`), both
+over `webui.services`. Every answer carries the security headers (`webui.web`). Services come in through
+`create_app` arguments and typed `AppKey`s; this module holds no global state and knows no SIP.
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from webui.api import add_api_routes
 from webui.provisioning import ProvisioningFiles, add_provisioning_routes
+from webui.views import add_portal_routes
+from webui.web import PORTAL_KEY, STATIC, Portal, security_headers_middleware, session_middleware, setup_templates
+
+__all__ = ["STATUS_KEY", "create_app"]
 
 StatusProvider = Callable[[], dict[str, object]]
 STATUS_KEY: web.AppKey[StatusProvider] = web.AppKey("status")
@@ -27,11 +32,19 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(request.app[STATUS_KEY]())
 
 
-def create_app(*, running_status: StatusProvider, provisioning: ProvisioningFiles | None = None) -> web.Application:
-    app = web.Application()
+def create_app(*, running_status: StatusProvider, provisioning: ProvisioningFiles | None = None,
+               portal: Portal | None = None) -> web.Application:
+    app = web.Application(middlewares=[security_headers_middleware, session_middleware],
+                          client_max_size=2 * 1024 * 1024)
     app[STATUS_KEY] = running_status
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/status", status)
     if provisioning is not None:
         add_provisioning_routes(app, provisioning)
+    if portal is not None:
+        app[PORTAL_KEY] = portal
+        setup_templates(app)
+        add_portal_routes(app)
+        add_api_routes(app)
+        app.router.add_static("/static/", STATIC)
     return app

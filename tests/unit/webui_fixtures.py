@@ -1,0 +1,88 @@
+"""Shared fixtures of the portal's unit tests: the demo group in the in-memory store, the real aiohttp app
+with its real service layer, a fake click-to-dial that records calls, and log-in helpers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from provisioning.demo import demo_group_description
+from provisioning.store import InMemorySubscriberStore
+from webui.app import create_app
+from webui.manuals import DEFAULT_MANUALS_DIR
+from webui.services import PortalService
+from webui.web import Portal
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class FakeDialer:
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    fail: Exception | None = None
+
+    async def __call__(self, user_id: str, number: str) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.calls.append((user_id, number))
+
+
+@dataclass
+class Row:
+    direction: str
+    started_at: float
+    other_number: str
+    other_name: str
+
+
+@dataclass
+class Env:
+    client: TestClient
+    store: InMemorySubscriberStore
+    portal: Portal
+    dialer: FakeDialer
+    logs: dict[str, list[Row]]
+
+    async def csrf(self, path: str = "/login") -> str:
+        response = await self.client.get(path)
+        match = CSRF.search(await response.text())
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    async def login(self, username: str = "201", password: str = "portal201") -> str:
+        token = await self.csrf()
+        response = await self.client.post("/login", data={"csrf_token": token, "username": username,
+                                                          "password": password}, allow_redirects=False)
+        assert response.status == 303, await response.text()
+        return await self.csrf("/portal/profile")
+
+    async def api_login(self, username: str = "201", password: str = "portal201") -> str:
+        response = await self.client.post("/api/v1/session", json={"username": username, "password": password})
+        assert response.status == 200, await response.text()
+        return str((await response.json())["csrf_token"])
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[Env]:
+    store = InMemorySubscriberStore()
+    await store.apply_group(demo_group_description("callconnect.local"))
+    directory = await store.load_directory()
+    logs: dict[str, list[Row]] = {}
+
+    async def read_log(user_id: str, limit: int) -> list[Row]:
+        return logs.get(user_id, [])[:limit]
+
+    dialer = FakeDialer()
+    service = PortalService(store, lambda: directory, call_log=read_log, click_to_dial=dialer)
+    portal = Portal(service=service, manuals_dir=DEFAULT_MANUALS_DIR)
+    app = create_app(running_status=lambda: {}, portal=portal)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        yield Env(client, store, portal, dialer, logs)
+    finally:
+        await client.close()

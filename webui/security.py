@@ -1,0 +1,177 @@
+"""The portal's security state: sessions with their CSRF token, login throttling, password-reset tokens.
+
+- `SessionStore`: server-side sessions keyed by a 256-bit random id (the cookie holds only the id). Every
+  visitor gets one (the login form needs a CSRF token too); `rotate()` gives a new id at login, `destroy()`
+  ends it at logout, `destroy_user()` ends every session of a user (password changed). Sessions expire after
+  `idle` seconds without use and `lifetime` seconds at most.
+- `LoginThrottle`: failed logins counted per user name and per client address in a sliding window; past the
+  limit, further attempts are refused without checking the password until the window has passed.
+- `ResetTokens`: single-use, short-lived password-reset tokens; only their SHA-256 is kept, so a memory dump
+  cannot be replayed, and using one removes it.
+
+Pure state with an injected clock; it knows no HTTP, no storage and no users beyond their ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from webui.i18n import DEFAULT_LANGUAGE, Language
+
+__all__ = ["LoginThrottle", "ResetTokens", "Session", "SessionStore", "csrf_matches"]
+
+Clock = Callable[[], float]
+
+
+@dataclass(slots=True)
+class Session:
+    id: str
+    csrf_token: str
+    created: float
+    last_seen: float
+    user_id: str | None = None
+    language: Language = DEFAULT_LANGUAGE
+    flash: list[str] = field(default_factory=list)
+
+
+def csrf_matches(session: Session, token: str | None) -> bool:
+    return token is not None and hmac.compare_digest(session.csrf_token.encode(), token.encode())
+
+
+class SessionStore:
+    def __init__(self, *, idle: float = 1800.0, lifetime: float = 12 * 3600.0, clock: Clock = time.time,
+                 max_sessions: int = 100_000) -> None:
+        self._sessions: dict[str, Session] = {}
+        self.idle = idle
+        self.lifetime = lifetime
+        self._clock = clock
+        self._max = max_sessions
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def create(self, language: Language = DEFAULT_LANGUAGE) -> Session:
+        now = self._clock()
+        if len(self._sessions) >= self._max:
+            self.expire()
+            if len(self._sessions) >= self._max:  # still full: drop the oldest anonymous ones first
+                for sid in sorted(self._sessions, key=lambda s: (self._sessions[s].user_id is not None,
+                                                                  self._sessions[s].last_seen))[:self._max // 10]:
+                    del self._sessions[sid]
+        session = Session(id=secrets.token_urlsafe(32), csrf_token=secrets.token_urlsafe(32), created=now,
+                          last_seen=now, language=language)
+        self._sessions[session.id] = session
+        return session
+
+    def get(self, session_id: str | None) -> Session | None:
+        if not session_id:
+            return None
+        session = self._sessions.get(session_id)
+        if session is None:
+            return None
+        now = self._clock()
+        if now - session.last_seen > self.idle or now - session.created > self.lifetime:
+            del self._sessions[session_id]
+            return None
+        session.last_seen = now
+        return session
+
+    def rotate(self, session: Session, user_id: str | None) -> Session:
+        """A new session (new id, new CSRF token) carrying `session`'s language, logged in as `user_id`; the
+        old id stops working (session fixation)."""
+        self._sessions.pop(session.id, None)
+        fresh = self.create(session.language)
+        fresh.user_id = user_id
+        return fresh
+
+    def destroy(self, session: Session) -> None:
+        self._sessions.pop(session.id, None)
+
+    def destroy_user(self, user_id: str) -> int:
+        ids = [sid for sid, s in self._sessions.items() if s.user_id == user_id]
+        for sid in ids:
+            del self._sessions[sid]
+        return len(ids)
+
+    def expire(self) -> None:
+        now = self._clock()
+        for sid in [sid for sid, s in self._sessions.items()
+                    if now - s.last_seen > self.idle or now - s.created > self.lifetime]:
+            del self._sessions[sid]
+
+
+class LoginThrottle:
+    """At most `limit` failures per key (user name, client address) within `window` seconds."""
+
+    def __init__(self, *, limit: int = 5, window: float = 300.0, clock: Clock = time.time) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str) -> deque[float]:
+        times = self._failures.get(key)
+        if times is None:
+            return deque()
+        cutoff = self._clock() - self.window
+        while times and times[0] <= cutoff:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+        return times
+
+    def blocked(self, *keys: str) -> bool:
+        return any(len(self._recent(key)) >= self.limit for key in keys)
+
+    def failed(self, *keys: str) -> None:
+        now = self._clock()
+        for key in keys:
+            self._failures.setdefault(key, deque()).append(now)
+
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reset:
+    user_id: str
+    expires: float
+
+
+class ResetTokens:
+    def __init__(self, *, lifetime: float = 1800.0, clock: Clock = time.time) -> None:
+        self.lifetime = lifetime
+        self._clock = clock
+        self._tokens: dict[str, _Reset] = {}
+
+    @staticmethod
+    def _key(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def issue(self, user_id: str) -> str:
+        now = self._clock()
+        for key in [k for k, r in self._tokens.items() if r.expires <= now or r.user_id == user_id]:
+            del self._tokens[key]  # one live token per user: the newest link wins
+        token = secrets.token_urlsafe(32)
+        self._tokens[self._key(token)] = _Reset(user_id, now + self.lifetime)
+        return token
+
+    def peek(self, token: str) -> str | None:
+        """The user a valid token is for, without using it (to show the form)."""
+        reset = self._tokens.get(self._key(token))
+        if reset is None or reset.expires <= self._clock():
+            return None
+        return reset.user_id
+
+    def use(self, token: str) -> str | None:
+        """The user of a valid token, which is then gone; None for an unknown, used or expired token."""
+        reset = self._tokens.pop(self._key(token), None)
+        if reset is None or reset.expires <= self._clock():
+            return None
+        return reset.user_id

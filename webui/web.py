@@ -1,0 +1,235 @@
+"""The portal's HTTP plumbing shared by the HTML views and the REST API: its state (`Portal`, under
+`PORTAL_KEY`), the middleware that loads the session from its cookie and adds the security headers to every
+answer, CSRF checks, the session cookie, login/logout with session rotation, and the page renderer (Jinja2
+templates with the request's language).
+
+It knows aiohttp, the security state and the service layer; it knows no SIP and no storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import aiohttp_jinja2
+import jinja2
+import structlog
+from aiohttp import web
+
+from webui.i18n import LANGUAGE_NAMES, LANGUAGES, Language, gettext, pick_language, translate_problem
+from webui.security import LoginThrottle, ResetTokens, Session, SessionStore, csrf_matches
+from webui.services import PortalService
+
+__all__ = ["PORTAL_KEY", "LogMailer", "Mailer", "Portal", "SmtpMailer", "current_session", "ensure_session",
+           "login", "logout", "render", "require_csrf", "security_headers_middleware", "session_middleware"]
+
+log = structlog.get_logger("callconnect.portal")
+security_log = structlog.get_logger("callconnect.security")
+
+COOKIE: Final = "callconnect_session"
+SECURE_COOKIE: Final = "__Host-callconnect_session"
+CSRF_HEADER: Final = "X-CSRF-Token"
+CSRF_FIELD: Final = "csrf_token"
+TEMPLATES: Final = Path(__file__).with_name("templates")
+STATIC: Final = Path(__file__).with_name("static")
+CSP: Final = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+              "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+class Mailer(Protocol):
+    async def send(self, to: str, subject: str, body: str) -> None: ...
+
+
+class LogMailer:
+    """The embedded default: the message (with the reset link) goes to the server log, nowhere else."""
+
+    async def send(self, to: str, subject: str, body: str) -> None:
+        log.warning("portal_mail_not_sent_logged_instead", to=to, subject=subject, body=body)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpMailer:
+    """Plain SMTP (STARTTLS when `starttls`), run in a worker thread."""
+
+    host: str
+    port: int = 25
+    sender: str = "callconnect@localhost"
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def _send(self, to: str, subject: str, body: str) -> None:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = self.sender, to, subject
+        message.set_content(body)
+        with smtplib.SMTP(self.host, self.port, timeout=20) as smtp:
+            if self.starttls:
+                smtp.starttls()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(message)
+
+    async def send(self, to: str, subject: str, body: str) -> None:
+        await asyncio.to_thread(self._send, to, subject, body)
+
+
+@dataclass(slots=True)
+class Portal:
+    """Everything the portal's handlers share; one per application."""
+
+    service: PortalService
+    sessions: SessionStore = field(default_factory=SessionStore)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    resets: ResetTokens = field(default_factory=ResetTokens)
+    mailer: Mailer = field(default_factory=LogMailer)
+    public_url: str | None = None  # base of the links in reset mails; None: the request's own scheme and host
+    manuals_dir: Path | None = None
+    voicemail: Any = None  # storage.voicemail.VoicemailStore (synchronous; called through asyncio.to_thread)
+
+
+PORTAL_KEY: web.AppKey[Portal] = web.AppKey("portal", Portal)
+SESSION: web.RequestKey[Session | None] = web.RequestKey("session", object)  # type: ignore[arg-type]
+SET_COOKIE: web.RequestKey[bool] = web.RequestKey("set_cookie", bool)
+CLEAR_COOKIE: web.RequestKey[bool] = web.RequestKey("clear_cookie", bool)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _cookie_name(request: web.Request) -> str:
+    return SECURE_COOKIE if request.secure else COOKIE
+
+
+def current_session(request: web.Request) -> Session | None:
+    session: Session | None = request.get(SESSION)
+    return session
+
+
+def ensure_session(request: web.Request) -> Session:
+    """The visitor's session, created (and its cookie set by the middleware) when there is none."""
+    session = current_session(request)
+    if session is None:
+        lang = pick_language(request.headers.get("Accept-Language")) or "fr"
+        session = request.app[PORTAL_KEY].sessions.create(lang)
+        request[SESSION] = session
+        request[SET_COOKIE] = True
+    return session
+
+
+def request_language(request: web.Request) -> Language:
+    session = current_session(request)
+    if session is not None:
+        return session.language
+    return pick_language(request.headers.get("Accept-Language")) or "fr"
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    portal = request.app.get(PORTAL_KEY)
+    if portal is not None:
+        request[SESSION] = portal.sessions.get(request.cookies.get(_cookie_name(request)))
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPException as exc:  # redirects are raised: they carry the cookie too
+        response = exc
+        _cookies(request, response, portal is not None)
+        raise
+    _cookies(request, response, portal is not None)
+    return response
+
+
+def _cookies(request: web.Request, response: web.StreamResponse, enabled: bool) -> None:
+    if enabled:
+        if request.get(CLEAR_COOKIE):
+            response.del_cookie(_cookie_name(request), path="/")
+        session = current_session(request)
+        if session is not None and request.get(SET_COOKIE):
+            response.set_cookie(_cookie_name(request), session.id, path="/", httponly=True, samesite="Lax",
+                                secure=request.secure)
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _secure(request, exc)
+        raise
+    _secure(request, response)
+    return response
+
+
+def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    if response.prepared:
+        return
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if request.path.startswith(("/portal", "/api", "/login", "/reset")):
+        headers.setdefault("Cache-Control", "no-store")
+
+
+def require_csrf(request: web.Request, token: str | None) -> Session:
+    """The session when `token` (form field or header) is its CSRF token; otherwise 403."""
+    session = current_session(request)
+    if session is None or not csrf_matches(session, token):
+        security_log.warning("portal_csrf_refused", peer=request.remote, path=request.path,
+                             has_session=session is not None)
+        raise web.HTTPForbidden(text="403 Forbidden: missing or wrong CSRF token\n")
+    return session
+
+
+def login(request: web.Request, session: Session, user_id: str, language: Language) -> Session:
+    """A fresh session for `user_id` replacing `session` (new id and CSRF token: no session fixation)."""
+    portal = request.app[PORTAL_KEY]
+    fresh = portal.sessions.rotate(session, user_id)
+    fresh.language = language
+    request[SESSION] = fresh
+    request[SET_COOKIE] = True
+    log.info("portal_login", user=user_id, peer=request.remote)
+    return fresh
+
+
+def logout(request: web.Request) -> None:
+    session = current_session(request)
+    if session is not None:
+        request.app[PORTAL_KEY].sessions.destroy(session)
+        log.info("portal_logout", user=session.user_id, peer=request.remote)
+    request[SESSION] = None
+    request[CLEAR_COOKIE] = True
+
+
+def setup_templates(app: web.Application) -> None:
+    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    env.globals["LANGUAGES"] = LANGUAGES
+    env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+
+
+def render(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200) -> web.Response:
+    lang = request_language(request)
+    session = current_session(request)
+
+    def _(msgid: str, **values: object) -> str:
+        return gettext(lang, msgid, **values)
+
+    def problem(message: str) -> str:
+        return translate_problem(lang, message)
+
+    base: dict[str, Any] = {
+        "_": _, "problem": problem, "lang": lang, "request": request, "session": session,
+        "csrf_token": session.csrf_token if session is not None else "",
+        "flash": session.flash[:] if session is not None else [],
+        "errors": {}, "path": request.path,
+    }
+    if session is not None:
+        session.flash.clear()
+    base.update(context)
+    return aiohttp_jinja2.render_template(template, request, base, status=status)
