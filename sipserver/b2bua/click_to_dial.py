@@ -317,7 +317,8 @@ class ClickToDial:
             return actions
         if status >= 300:
             leg.state = "ended"
-            cause = f'SIP;cause={status};text="{response.reason}"'
+            text = response.reason.replace('"', "").replace("\\", "")
+            cause = f'SIP;cause={status};text="{text}"'  # RFC 3326
             actions.append(self._bye(leg, cause))
             self._end(f"target {status}", actions)
             return actions
