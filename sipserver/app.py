@@ -48,6 +48,7 @@ from storage.locations import SqliteLocationStore
 from storage.mailboxes import MailboxCountsWatcher
 from storage.subscribers import SqliteSubscriberStore
 from storage.subscriptions import SqliteSubscriptionStore, SubscriptionChange
+from storage.voicemail import VoicemailStore
 from webui.app import create_app
 from webui.manuals import DEFAULT_MANUALS_DIR
 from webui.provisioning import ProvisioningFiles
@@ -248,7 +249,8 @@ def portal_of(running: RunningServer) -> Portal:
                                  os.environ.get("CALLCONNECT_SMTP_FROM", "callconnect@localhost"))
                       if smtp else LogMailer())
     return Portal(service=service, mailer=mailer, manuals_dir=DEFAULT_MANUALS_DIR,
-                  public_url=os.environ.get("CALLCONNECT_PUBLIC_URL"))
+                  public_url=os.environ.get("CALLCONNECT_PUBLIC_URL"),
+                  voicemail=VoicemailStore(running.config.data_dir))
 
 
 def user_count(directory: Directory) -> int:

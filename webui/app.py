@@ -14,6 +14,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from webui.api import add_api_routes
+from webui.mailbox import add_mailbox_routes
 from webui.provisioning import ProvisioningFiles, add_provisioning_routes
 from webui.views import add_portal_routes
 from webui.web import PORTAL_KEY, STATIC, Portal, security_headers_middleware, session_middleware, setup_templates
@@ -46,5 +47,13 @@ def create_app(*, running_status: StatusProvider, provisioning: ProvisioningFile
         setup_templates(app)
         add_portal_routes(app)
         add_api_routes(app)
+        add_mailbox_routes(app)
+        if portal.voicemail is not None and hasattr(portal.voicemail, "close"):
+            store = portal.voicemail
+
+            async def close_voicemail(_: web.Application) -> None:
+                store.close()
+
+            app.on_cleanup.append(close_voicemail)
         app.router.add_static("/static/", STATIC)
     return app

@@ -344,6 +344,11 @@ _PROBLEMS: Final[tuple[tuple[re.Pattern[str], str, str, str], ...]] = tuple(
          "wordt nog gebruikt door een criterium van de geavanceerde instellingen"),
         (r"must be at least (\d+) characters", "must be at least {0} characters", "doit compter au moins {0} "
          "caractères", "moet minstens {0} tekens tellen"),
+        (r"expected 16-bit mono PCM at 8 to 48 kHz", "the file must be a WAV: 16-bit mono PCM at 8 to 48 kHz",
+         "le fichier doit être un WAV PCM 16 bits mono de 8 à 48 kHz",
+         "het bestand moet een WAV zijn: 16-bit mono PCM van 8 tot 48 kHz"),
+        (r"not a RIFF/WAVE file", "the file is not a WAV file", "le fichier n'est pas un fichier WAV",
+         "het bestand is geen WAV-bestand"),
         (r"must be true or false, got (.+)", "must be on or off", "doit être activé ou désactivé",
          "moet aan of uit staan"),
     )

@@ -89,7 +89,7 @@ class Portal:
     mailer: Mailer = field(default_factory=LogMailer)
     public_url: str | None = None  # base of the links in reset mails; None: the request's own scheme and host
     manuals_dir: Path | None = None
-    voicemail: Any = None  # storage.voicemail.VoicemailStore (synchronous; called through asyncio.to_thread)
+    voicemail: Any = None  # a `webui.mailbox.MailboxStore` (storage.voicemail.VoicemailStore), or None
 
 
 PORTAL_KEY: web.AppKey[Portal] = web.AppKey("portal", Portal)

@@ -16,7 +16,7 @@ from tests.helpers.server import DEMO_DOMAIN, DEMO_USERS, ServerProcess
 
 pytestmark = pytest.mark.integration
 
-TABS = ["profile", "settings", "advanced", "blf", "directory", "calllog", "schedules", "info"]
+TABS = ["profile", "settings", "advanced", "blf", "directory", "calllog", "schedules", "voicemail", "info"]
 
 
 def base_url(server: ServerProcess) -> str:

@@ -43,9 +43,11 @@ def test_every_template_string_is_translated() -> None:
 
 
 def test_python_strings_are_translated() -> None:
+    from webui.mailbox import GREETINGS
     from webui.manuals import MANUALS
     from webui.views import DAY_NAMES, DIAL_REASONS, SECTION_TITLES
-    ids = {*SECTION_TITLES.values(), *DAY_NAMES.values(), *DIAL_REASONS.values(), *(m.language_name for m in MANUALS)}
+    ids = {*SECTION_TITLES.values(), *DAY_NAMES.values(), *DIAL_REASONS.values(), *(m.language_name for m in MANUALS),
+           *GREETINGS.values()}
     for path in (WEBUI / "views.py", WEBUI / "web.py"):  # the API answers machines, in English
         ids.update(PY_IDS.findall(path.read_text()))
     missing = sorted(i for i in ids if i not in CATALOGUE)

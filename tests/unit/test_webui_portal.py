@@ -13,7 +13,7 @@ from tests.unit.webui_fixtures import Env, env
 __all__ = ["env"]
 
 PAGES = ["/portal/profile", "/portal/settings", "/portal/advanced", "/portal/blf", "/portal/directory",
-         "/portal/calllog", "/portal/schedules", "/portal/schedules/new", "/portal/info"]
+         "/portal/calllog", "/portal/schedules", "/portal/schedules/new", "/portal/info", "/portal/voicemail"]
 
 
 async def text_of(response) -> str:
