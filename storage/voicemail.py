@@ -6,8 +6,8 @@ lives in files under `<data dir>/voicemail/<user id>/` (16-bit mono PCM WAV, as 
 rest in `mailboxes.sqlite` next to the message counts of `storage.mailboxes`: a message row and its mailbox's
 counts change in one transaction, so the MWI lamp never disagrees with the list.
 
-Atomicity: a recording is written to a `.part` file, made whole (WAV sizes fixed, fsync), renamed to its final
-name, and only then becomes a message (one INSERT with the counts). A crash mid-recording leaves a `.part`
+Atomicity: a recording is written to a `.part.wav` file, made whole (WAV sizes fixed, fsync), renamed to its final
+name, and only then becomes a message (one INSERT with the counts). A crash mid-recording leaves a `.part.wav`
 file that `sweep()` removes at the next start: that message is lost, never the mailbox; a crash between the
 rename and the INSERT leaves an audio file no row names, which `sweep()` removes too.
 
@@ -38,7 +38,7 @@ VOICEMAIL_DIR: Final = "voicemail"
 PIN_PATTERN: Final = re.compile(r"[0-9]{4,8}")
 _USER_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _MESSAGE_ID: Final = re.compile(r"[0-9a-f]{32}")
-_PART: Final = ".part"
+_PART: Final = ".part.wav"  # still being written (pjmedia picks its writer by the .wav ending)
 
 _SCHEMA: Final = (
     COUNTS_SCHEMA,
@@ -128,8 +128,8 @@ class VoicemailStore:
         return path
 
     def new_recording(self, user_id: str) -> Path:
-        """Where a recording for `user_id` is written while it lasts (a `.part` file)."""
-        return self.mailbox_dir(user_id) / f"{secrets.token_hex(16)}.wav{_PART}"
+        """Where a recording for `user_id` is written while it lasts (a `.part.wav` file)."""
+        return self.mailbox_dir(user_id) / f"{secrets.token_hex(16)}{_PART}"
 
     def discard(self, recording: Path) -> None:
         recording.unlink(missing_ok=True)
@@ -257,7 +257,7 @@ class VoicemailStore:
 
     # -- housekeeping ------------------------------------------------------------------------------------
     def sweep(self, older_than: float = 0.0) -> int:
-        """Remove unfinished recordings (`.part` files last written more than `older_than` seconds ago) and
+        """Remove unfinished recordings (`.part.wav` files last written more than `older_than` seconds ago) and
         audio files no message names. Run by the voicemail service at start. Returns how many went."""
         known = {(user, mid) for user, mid in self._conn.execute("SELECT user_id, id FROM voice_messages")}
         removed = 0
@@ -268,7 +268,7 @@ class VoicemailStore:
             for path in mailbox.iterdir():
                 name = path.name
                 stale_part = name.endswith(_PART) and now - path.stat().st_mtime >= older_than
-                orphan = (name.endswith(".wav") and not name.startswith("greeting-")
+                orphan = (name.endswith(".wav") and not name.endswith(_PART) and not name.startswith("greeting-")
                           and (mailbox.name, name[:-4]) not in known)
                 if stale_part or orphan:
                     path.unlink(missing_ok=True)

@@ -87,7 +87,7 @@ def test_greetings_recorded_uploaded_and_removed(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="RIFF"):
         vm.save_greeting_bytes("marie", "busy", b"not a wav file at all")
     assert vm.greeting("marie", "busy") is not None  # the bad upload replaced nothing
-    assert not any(p.name.endswith(".part") for p in vm.mailbox_dir("marie").iterdir())
+    assert not any(p.name.endswith(".part.wav") for p in vm.mailbox_dir("marie").iterdir())
     with pytest.raises(StoreError, match="no such greeting"):
         vm.greeting("marie", "holiday")  # type: ignore[arg-type]
     assert vm.delete_greeting("marie", "busy") and vm.greeting("marie", "busy") is None
@@ -109,7 +109,7 @@ def test_bad_mailbox_names_and_foreign_recordings_are_refused(tmp_path: Path) ->
     for bad in ("../jean", ".hidden", "a/b", ""):
         with pytest.raises(StoreError, match="not a mailbox name"):
             vm.new_recording(bad)
-    elsewhere = record(tmp_path / "loose.wav.part", 1.0)
+    elsewhere = record(tmp_path / "loose.part.wav", 1.0)
     with pytest.raises(StoreError, match="new_recording"):
         vm.deposit("marie", elsewhere, caller_number=None, caller_name="", reason="no-answer")
     assert vm.counts("marie").new == 0

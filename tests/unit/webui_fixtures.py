@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from argon2 import PasswordHasher
 
 from provisioning.demo import demo_group_description
 from provisioning.store import InMemorySubscriberStore
@@ -68,7 +69,8 @@ class Env:
 
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
-    store = InMemorySubscriberStore()
+    # cheap Argon2id parameters: the same algorithm and checks, a fraction of the test time
+    store = InMemorySubscriberStore(password_hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     await store.apply_group(demo_group_description("callconnect.local"))
     directory = await store.load_directory()
     logs: dict[str, list[Row]] = {}
