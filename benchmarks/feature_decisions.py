@@ -97,7 +97,7 @@ def terminator_case(directory: Directory) -> Callable[[], object]:
     location.apply([BindingChange(aor, "sip:202@127.0.0.1:7002", Binding(
         aor=aor, contact="sip:202@127.0.0.1:7002", call_id="r", cseq=1, expires_at=time.time() + 3600,
         source=Endpoint("udp", "127.0.0.1", 7002)))])
-    terminator = Terminator(location=location, live=LiveCalls(), voicemail=None, wall_clock=time.time)
+    terminator = Terminator(location=location, live=LiveCalls(), voicemail=(), wall_clock=time.time)
     group = directory.default_group
     marie = directory.user_by_id("marie.martin")
     assert marie is not None

@@ -37,6 +37,7 @@ from sipserver.aio.transports import ListenAddress
 from sipserver.b2bua.click_to_dial import ClickToDialError, UnknownUser
 from sipserver.b2bua.live import LiveCalls
 from sipserver.b2bua.location import LocationService
+from sipserver.b2bua.termination import VoicemailService
 from sipserver.config import NONCE_SECRET_FILE, ServerConfig
 from sipserver.digest import DigestAuthenticator
 from sipserver.logs import configure_logging
@@ -49,6 +50,7 @@ from storage.mailboxes import MailboxCountsWatcher
 from storage.subscribers import SqliteSubscriberStore
 from storage.subscriptions import SqliteSubscriptionStore, SubscriptionChange
 from storage.voicemail import VoicemailStore
+from voicemail.service import VoicemailPool
 from webui.app import create_app
 from webui.manuals import DEFAULT_MANUALS_DIR
 from webui.provisioning import ProvisioningFiles
@@ -92,6 +94,7 @@ class RunningServer:
     click_requests: ClickRequestQueue | None = None  # `callconnect call USER NUMBER` from another process
     http_runner: web.AppRunner | None = None
     http_address: ListenAddress | None = None
+    voicemail_pool: VoicemailPool | None = None  # the voicemail workers this server runs
     _housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
     _store_watch: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -122,6 +125,8 @@ class RunningServer:
         if self.http_runner is not None:
             await self.http_runner.cleanup()
         await self.sip.close()
+        if self.voicemail_pool is not None:
+            await self.voicemail_pool.stop()
         await self.application.calls.flush()
         await self.binding_writer.flush()
         if self.subscription_writer is not None:
@@ -177,6 +182,8 @@ async def start_server(config: ServerConfig) -> RunningServer:
     running = RunningServer(config, sip, application, db, call_log_db, subscribers, binding_writer, load, [],
                             subscription_writer=subscription_writer)
     try:
+        if config.voicemail_workers > 0:  # before the SIP sockets: the first call may go to voicemail
+            running.voicemail_pool = await start_voicemail(config, calls)
         for address in config.sip_listen:
             running.sip_addresses.append(await sip.listen(address))
         if config.http_listen is not None:
@@ -197,6 +204,20 @@ async def start_server(config: ServerConfig) -> RunningServer:
     log.info("server_started", users=user_count(directory), bindings=len(location),
              data_dir=str(config.data_dir))
     return running
+
+
+async def start_voicemail(config: ServerConfig, calls: CallController) -> VoicemailPool:
+    """The server's own voicemail workers on loopback (they take INVITEs from 127.0.0.1 only); the calls try
+    them after any configured external ones, and follow a worker that had to move to another port."""
+
+    def use(uris: tuple[str, ...]) -> None:
+        calls.terminator.voicemail = (*config.voicemail, *(VoicemailService.from_uri(uri) for uri in uris))
+
+    pool = VoicemailPool(data_dir=config.data_dir, count=config.voicemail_workers, host="127.0.0.1",
+                         max_message_seconds=config.voicemail_max_message_seconds, on_change=use)
+    await pool.start()
+    use(pool.uris)
+    return pool
 
 
 def provisioning_server(config: ServerConfig, sip_addresses: Sequence[ListenAddress]) -> ProvisioningServer:

@@ -38,6 +38,9 @@ def _algorithms(text: str) -> tuple[str, ...]:
     return names
 
 
+DEFAULT_VOICEMAIL_WORKERS = 2  # 8 voicemail calls at once
+
+
 def _voicemail(text: str) -> VoicemailService:
     try:
         return VoicemailService.from_uri(text)
@@ -66,9 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long a digest nonce stays fresh (default 300)")
     serve.add_argument("--ring-limit", type=float, default=180.0, metavar="SECONDS",
                        help="how long an unanswered call rings before it ends with 408 (default 180)")
-    serve.add_argument("--voicemail-uri", type=_voicemail, metavar="SIP-URI",
-                       help="the voicemail service calls are diverted to, e.g. sip:voicemail@127.0.0.1:5080 "
-                            "(default: none; busy/no-answer calls then get 486/480)")
+    serve.add_argument("--voicemail-workers", type=_count, default=DEFAULT_VOICEMAIL_WORKERS, metavar="N",
+                       help="voicemail worker processes (pjsua2, 4 calls each) the server starts and watches "
+                            f"(default {DEFAULT_VOICEMAIL_WORKERS})")
+    serve.add_argument("--voicemail-uri", type=_voicemail, action="append", default=[], metavar="SIP-URI",
+                       help="a voicemail worker run elsewhere (`callconnect voicemail`), e.g. "
+                            "'sip:voicemail@127.0.0.1:5080;transport=tcp'; repeatable; tried before the "
+                            "server's own workers")
+    serve.add_argument("--no-voicemail", action="store_true",
+                       help="no voicemail at all: busy / no-answer calls get 486 / 480")
+    serve.add_argument("--max-message-seconds", type=float, default=120.0, metavar="SECONDS",
+                       help="longest voice message recorded (default 120)")
     serve.add_argument("--digest-algorithms", type=_algorithms, default=("MD5", "SHA-256"),
                        metavar="ALG[,ALG]", help="challenges offered, in order (default MD5,SHA-256)")
 
@@ -85,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     password = prov_sub.add_parser(
         "device-password", help="generate a phone's auto-provisioning password and print its HA1 lines")
     password.add_argument("mac", help="the phone's MAC address, e.g. 00:15:65:aa:bb:cc")
+
+    vm = sub.add_parser("voicemail", help="run voicemail workers on their own (for `serve --voicemail-uri`)")
+    vm.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                    help="the server's data directory (the mailboxes live there)")
+    vm.add_argument("--host", default="127.0.0.1", help="address the workers listen on (default 127.0.0.1)")
+    vm.add_argument("--port", type=int, default=5080, help="first worker's port; the next ones follow (default 5080)")
+    vm.add_argument("--workers", type=_count, default=DEFAULT_VOICEMAIL_WORKERS, metavar="N")
+    vm.add_argument("--allow", action="append", default=[], metavar="ADDRESS",
+                    help="the server's address, the only one calls are taken from (default: --host); repeatable")
+    vm.add_argument("--max-message-seconds", type=float, default=120.0, metavar="SECONDS")
 
     mwi = sub.add_parser("mwi", help="set a user's voice message counts (lights the phone's message lamp)")
     mwi.add_argument("user", help="user id, e.g. marie.martin")
@@ -162,6 +183,43 @@ def click_to_dial(data_dir: Path, user_id: str, number: str, wait: float = 5.0) 
     return 0
 
 
+def run_voicemail(data_dir: Path, host: str, first_port: int, workers: int, allowed: Sequence[str],
+                  max_message_seconds: float) -> int:
+    """`callconnect voicemail`: the workers on ports first_port, first_port+1, ... until SIGTERM/SIGINT."""
+    import signal
+
+    from sipserver.logs import configure_logging
+    from voicemail.service import VoicemailPool
+
+    if workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 1
+    configure_logging()
+
+    async def serve() -> None:
+        pool = VoicemailPool(data_dir=data_dir, count=workers, host=host,
+                             ports=[first_port + k for k in range(workers)], allowed=allowed,
+                             max_message_seconds=max_message_seconds,
+                             on_change=lambda uris: print("voicemail workers now at:", *uris, flush=True))
+        await pool.start()
+        print("voicemail workers (give each to `callconnect serve --voicemail-uri`):", *pool.uris, flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await pool.stop()
+
+    try:
+        asyncio.run(serve())
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
@@ -179,9 +237,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             nonce_lifetime=args.nonce_lifetime,
             digest_algorithms=args.digest_algorithms,
             ring_limit=args.ring_limit,
-            voicemail=args.voicemail_uri,
+            voicemail=() if args.no_voicemail else tuple(args.voicemail_uri),
+            voicemail_workers=0 if args.no_voicemail else args.voicemail_workers,
+            voicemail_max_message_seconds=args.max_message_seconds,
         )
         return run_server(config)
+    if args.command == "voicemail":
+        return run_voicemail(args.data_dir, args.host, args.port, args.workers, args.allow,
+                             args.max_message_seconds)
     if args.command == "mwi":
         return set_mailbox_counts(args.data_dir, args.user, args.new, args.old)
     if args.command == "call":

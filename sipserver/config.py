@@ -42,7 +42,12 @@ class ServerConfig:
     digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256")
     binding_sweep_interval: float = 15.0
     server_header: str = "callconnect/0.1"
-    voicemail: VoicemailService | None = None  # where calls diverted to voicemail go (None: no voicemail)
+    # Voicemail: `voicemail_workers` pjsua2 worker processes started and watched by the server (0: none), and/or
+    # workers already running elsewhere (`callconnect voicemail`); calls try them in turn. None at all: no
+    # voicemail (busy / no-answer calls get 486 / 480).
+    voicemail: tuple[VoicemailService, ...] = ()
+    voicemail_workers: int = 0
+    voicemail_max_message_seconds: float = 120.0
 
     @property
     def database_path(self) -> Path:

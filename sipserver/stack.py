@@ -201,6 +201,12 @@ class SipStack:
     def next_deadline(self) -> float | None:
         return self.transactions.next_deadline()
 
+    def transport_failed(self, destination: Endpoint, now: float) -> list[StackEvent]:
+        """The shell could not open a connection to `destination`: the requests waiting there fail now."""
+        return [ClientTransactionTimedOut(transaction=event.txn)
+                for event in self.transactions.transport_failed(destination, now)
+                if isinstance(event, tx.ClientTimedOut)]
+
     def on_timer(self, now: float) -> list[StackEvent]:
         events: list[StackEvent] = []
         for event in self.transactions.on_timer(now):

@@ -890,6 +890,21 @@ class TransactionLayer:
     def next_deadline(self) -> float | None:
         return self._timers.next_deadline()
 
+    def transport_failed(self, destination: Endpoint, now: float) -> list[TxnEvent]:
+        """RFC 3261 §17.1.4 / §18.4: the transport could not reach `destination` (a TCP connection refused or
+        not opened): every client transaction sent there that has heard nothing yet ends now, reported like a
+        timeout (the TU answers for it as 408/503, §8.1.3.1), instead of waiting out Timer B or F."""
+        where = (destination.transport, destination.host, destination.port)
+        failed = [txn for txn in self._clients.values()
+                  if (txn.state is _CALLING or txn.state is S.TRYING)
+                  and (txn.destination.transport, txn.destination.host, txn.destination.port) == where]
+        events: list[TxnEvent] = []
+        for txn in failed:
+            txn.state = _TERMINATED
+            self._cleanup(txn)
+            events.append(ClientTimedOut(txn))
+        return events
+
     def on_timer(self, now: float) -> list[TxnEvent]:
         """Fire every timer due at `now`; returns the timeouts the TU must hear about."""
         events: list[TxnEvent] = []

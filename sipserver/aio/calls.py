@@ -69,6 +69,7 @@ from sipserver.stack import SipStack
 from sipserver.timers import TimerHandle, TimerQueue
 
 log: Final = structlog.get_logger("callconnect.calls")
+MAILBOX_ACCESS_CODE: Final = "*98"  # the owner's mailbox, like the group's voicemail number (1969)
 
 
 class CallController:
@@ -83,7 +84,7 @@ class CallController:
         admission: AdmissionPolicy | None = None,
         ring_limit: float = 180.0,
         probe_interval: float = 300.0,
-        voicemail: VoicemailService | None = None,
+        voicemail: tuple[VoicemailService, ...] = (),
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.stack = stack
@@ -132,6 +133,14 @@ class CallController:
         """Route what `caller` dialled: the callee's features, the caller's identity rules (CLIR, `*67`)."""
         self._directory = directory
         dialled = parse_dialled(dialled_text)
+        if dialled.digits == group.voicemail_number or dialled.digits == MAILBOX_ACCESS_CODE:
+            self._presentations[id(call)] = Presentation(caller_as_seen=("", ""), dialled=(dialled.digits, ""))
+            plan = self.terminator.mailbox_access(caller, group)
+            if isinstance(plan, Reject):
+                self._execute(call, call.reject(plan.status, now, plan.reason or None), now)
+            else:
+                self._execute(call, call.ring(plan, now), now)
+            return
         destination = route(dialled.digits, group, directory)
         if isinstance(destination, ToTrunk):
             call.caller = identity.caller_for_trunk(caller, group, hide_for_this_call=dialled.hide_identity,

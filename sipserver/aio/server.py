@@ -34,7 +34,7 @@ class Application(Protocol):
 class SipServer:
     def __init__(self, stack: SipStack) -> None:
         self.stack = stack
-        self.transports = TransportSet(self._on_message)
+        self.transports = TransportSet(self._on_message, self._on_unreachable)
         self.application: Application | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -81,6 +81,15 @@ class SipServer:
     def _on_message(self, data: bytes, source: Endpoint) -> None:
         now = self.loop.time()
         events = self.stack.receive(data, source, now)
+        if events and self.application is not None:
+            for event in events:
+                self.application.handle(event, now)
+        self.flush()
+
+    def _on_unreachable(self, destination: Endpoint) -> None:
+        """A connection we opened failed: what waited for it fails now (RFC 3261 §17.1.4), not at Timer B."""
+        now = self.loop.time()
+        events = self.stack.transport_failed(destination, now)
         if events and self.application is not None:
             for event in events:
                 self.application.handle(event, now)

@@ -26,6 +26,7 @@ from sipserver.parser import MAX_UDP_MESSAGE, KeepAlive, StreamFramer
 log: Final = structlog.get_logger("callconnect.transport")
 
 MessageHandler = Callable[[bytes, Endpoint], None]
+UnreachableHandler = Callable[[Endpoint], None]
 
 # Socket buffers sized for bursts of a few thousand messages (the default drops above ~1,000 calls/s).
 UDP_BUFFER_BYTES: Final = 4 * 1024 * 1024
@@ -166,8 +167,10 @@ class _StreamConnection(asyncio.Protocol):
 class StreamListener:
     """Accepts and opens stream connections of one transport kind ("tcp"; "tls" with an SSL context)."""
 
-    def __init__(self, on_message: MessageHandler, transport_name: str = "tcp") -> None:
+    def __init__(self, on_message: MessageHandler, transport_name: str = "tcp",
+                 on_unreachable: UnreachableHandler | None = None) -> None:
         self.on_message = on_message
+        self.on_unreachable = on_unreachable  # told when a connection we opened could not be made
         self.transport_name = transport_name
         self._ids = itertools.count(1)
         self._by_id: dict[int, _StreamConnection] = {}
@@ -223,7 +226,10 @@ class StreamListener:
                 await loop.create_connection(lambda: conn, destination.host, destination.port)
             except OSError as exc:
                 log.info("stream_connect_failed", peer=str(destination), error=str(exc))
-                self._by_address.pop((destination.host, destination.port), None)
+                if self._by_address.get((destination.host, destination.port)) is conn:
+                    del self._by_address[(destination.host, destination.port)]
+                if self.on_unreachable is not None:
+                    self.on_unreachable(Endpoint(self.transport_name, destination.host, destination.port))
 
         self._by_address[(destination.host, destination.port)] = conn
         task = loop.create_task(connect())
@@ -250,10 +256,10 @@ _background: Final[set[asyncio.Task[None]]] = set()
 class TransportSet:
     """Every socket of the server; `send()` picks the right one for a destination."""
 
-    def __init__(self, on_message: MessageHandler) -> None:
+    def __init__(self, on_message: MessageHandler, on_unreachable: UnreachableHandler | None = None) -> None:
         self._on_message = on_message
         self._udp: list[tuple[ListenAddress, asyncio.DatagramTransport]] = []
-        self.tcp = StreamListener(on_message, "tcp")
+        self.tcp = StreamListener(on_message, "tcp", on_unreachable)
         self.bound: list[ListenAddress] = []
 
     async def listen(self, address: ListenAddress) -> ListenAddress:

@@ -85,10 +85,11 @@ def headers_for(first: str | None, hops: Sequence[Hop], target: str) -> tuple[tu
     return (("History-Info", history_info(first, hops, target)), ("Diversion", diversion(hops)))
 
 
-def voicemail_request_uri(service_uri: str, mailbox_aor: str, reason: str) -> str:
-    """RFC 4458 §3.1: the voicemail service's URI with `target` (the mailbox's AOR, escaped) and `cause`."""
-    target = url_quote(mailbox_aor, safe=":")
-    return _add_param(_add_param(service_uri, f"target={target}"), f"cause={CAUSES.get(reason, 480)}")
+def voicemail_request_uri(service_uri: str, mailbox_aor: str, reason: str | None) -> str:
+    """RFC 4458 §3.1: the voicemail service's URI with `target` (the mailbox's AOR, escaped) and `cause` (a
+    diverted call: leave a message); without `cause` (reason None) it is the owner calling their mailbox."""
+    uri = _add_param(service_uri, f"target={url_quote(mailbox_aor, safe=':')}")
+    return uri if reason is None else _add_param(uri, f"cause={CAUSES.get(reason, 480)}")
 
 
 def diversions_in(request: SipRequest) -> int:

@@ -56,6 +56,7 @@ from sipserver.uri import parse_uri
 
 MAX_STEPS: Final = 16  # decisions per routing step (diversions are bounded by the engine's loop guard)
 _BUSY_REASONS: Final = frozenset({"user-busy", "do-not-disturb"})
+VOICEMAIL_ANSWER_SECONDS: Final = 5.0  # a voicemail worker answers at once; one that rings this long is stuck
 
 Plan = tuple[Stage, ...] | Reject
 
@@ -175,11 +176,12 @@ def trunk_target(trunk: Trunk, e164: str, *, shown_as: str, caller_view: Party |
 
 
 class Terminator:
-    def __init__(self, *, location: LocationService, live: LiveCalls, voicemail: VoicemailService | None,
+    def __init__(self, *, location: LocationService, live: LiveCalls, voicemail: tuple[VoicemailService, ...],
                  wall_clock: Callable[[], float]) -> None:
         self.location = location
         self.live = live
-        self.voicemail = voicemail
+        self.voicemail = voicemail  # the voicemail workers, tried in turn (empty: no voicemail)
+        self._voicemail_turn = 0
         self._wall_clock = wall_clock
         self._books: dict[str, tuple[tuple[Schedule, ...], tuple[HolidaySchedule, ...]]] = {}
         self._books_revision: tuple[int, int] = (-1, -1)
@@ -248,22 +250,46 @@ class Terminator:
     def _to_voicemail(self, term: Termination, user: User, group: Group, decision: ToVoicemail) -> Plan:
         fallback = Reject(486, "Busy Here") if decision.reason in _BUSY_REASONS else \
             Reject(480, "Temporarily Unavailable")
-        service = self.voicemail
-        if service is None:
+        if not self.voicemail:
             return fallback
-        mailbox = f"sip:{user.user_id}@{group.domain}"
-        request_uri = voicemail_request_uri(service.uri, mailbox, decision.reason)
         hops = [*term.hops, Hop(user_uri(user, group), decision.reason)]
-        target = Target(request_uri=request_uri, destination=service.destination, to_uri=self._to_uri(user, group),
-                        caller_view=identity.caller_for_internal_callee(
-                            term.caller.caller_id, user, group, caller_internal=term.caller.internal),
-                        number=user.extension or user.main_number or user.user_id, name=user.display_name,
-                        extra_headers=headers_for(term.first_uri, hops, request_uri))
+        caller_view = identity.caller_for_internal_callee(term.caller.caller_id, user, group,
+                                                          caller_internal=term.caller.internal)
         # The voicemail's answer counts as nobody's (a call left on voicemail is a missed call for the user);
-        # if the service fails, the caller gets the busy / no-answer answer it replaced.
+        # if every worker fails, the caller gets the busy / no-answer answer it replaced.
         term.served = term.served_group = None
         term.final = fallback
-        return (Stage((target,)),)
+        return self._voicemail_stages(user, group, decision.reason, caller_view,
+                                      lambda uri: headers_for(term.first_uri, hops, uri))
+
+    def mailbox_access(self, owner: User, group: Group) -> Plan:
+        """The owner dialled the voicemail number (1969) or `*98` from their own phone: their mailbox's menu,
+        no PIN (the server authenticated the phone). 480 when there is no voicemail service."""
+        if not self.voicemail:
+            return Reject(480, "Voicemail Unavailable")
+        caller_view = Party(f"{quote(owner.display_name)} <sip:{owner.extension or owner.user_id}@{group.domain}>")
+        return self._voicemail_stages(owner, group, None, caller_view, lambda uri: ())
+
+    def _voicemail_stages(self, user: User, group: Group, reason: str | None, caller_view: Party,
+                          headers: Callable[[str], tuple[tuple[str, str], ...]]) -> tuple[Stage, ...]:
+        """One stage per voicemail worker, starting with the next one in turn: a full worker answers 486 and a
+        dead one refuses the connection, so the call moves on to the next; `VOICEMAIL_ANSWER_SECONDS` bounds a
+        worker that accepted the call but does not answer."""
+        services = self.voicemail
+        first = self._voicemail_turn % len(services)
+        self._voicemail_turn = first + 1
+        mailbox = f"sip:{user.user_id}@{group.domain}"
+        to_uri = self._to_uri(user, group)
+        number = user.extension or user.main_number or user.user_id
+        stages: list[Stage] = []
+        for k in range(len(services)):
+            service = services[(first + k) % len(services)]
+            request_uri = voicemail_request_uri(service.uri, mailbox, reason)
+            target = Target(request_uri=request_uri, destination=service.destination, to_uri=to_uri,
+                            caller_view=caller_view, number=number, name=user.display_name,
+                            extra_headers=(*headers(request_uri), ("Accept-Language", user.language)))
+            stages.append(Stage((target,), VOICEMAIL_ANSWER_SECONDS))
+        return tuple(stages)
 
     def _stage(self, term: Termination, user: User, group: Group, stage: RingStage, directory: Directory) -> Stage:
         targets: list[Target] = []
@@ -324,7 +350,7 @@ class Terminator:
             schedules=ScheduleBook(services.schedules, services.holiday_schedules, group_time, group_holiday),
             time_zone=group.time_zone, seconds_per_ring=group.seconds_per_ring,
             presence=Presence(registered_devices=len(bindings), calls=self.live.calls_of(user.user_id)),
-            caller=term.caller.numbers, now=wall_now, voicemail_available=self.voicemail is not None,
+            caller=term.caller.numbers, now=wall_now, voicemail_available=bool(self.voicemail),
             diverted_by=("",) * term.incoming_diversions + tuple(term.diverted_by),
         )
 

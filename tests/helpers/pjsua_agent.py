@@ -22,12 +22,14 @@ never reused; commands that take an optional ID act on the latest call still up,
     hangup [ID]                   ok hangup ID           (CANCEL while ringing, BYE once answered)
     hold [ID] / unhold [ID]       ok hold ID             (re-INVITE a=sendonly / a=sendrecv)
     dtmf DIGITS [ID]              ok dtmf ID             (RFC 4733 telephone-events)
+    dtmf-info DIGITS [ID]         ok dtmf-info ID        (SIP INFO, application/dtmf-relay)
     stats [ID]                    ok stats ID  then  stats ID RX_PACKETS TX_PACKETS   (RTP so far)
     (an incoming INVITE)          incoming ID REMOTE...  (the From as the callee sees it; 180 sent at once)
     (a call is created)           callid ID SIP-CALL-ID  (after `ok call ID`, or after `incoming ID ...`)
     (media changes)               media ID STATUS DIR    (STATUS: none active local_hold remote_hold error)
     (DTMF received)               digit ID DIGIT
     (in-dialog transactions)      tsx ID uac|uas METHOD CODE     (re-INVITE, UPDATE, BYE... once final)
+    (with --mwi, a NOTIFY)        mwi WAITING NEW OLD    (message-summary: yes/no, voice messages new/old)
     (with --record-dir)           recording ID PATH      then  recorded ID PATH  (WAV finalised, call over)
 
 STATE is one of CALLING INCOMING EARLY CONNECTING CONFIRMED DISCONNECTED. With `--play WAV`, the WAV is played
@@ -44,6 +46,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import select
 import subprocess
 import sys
@@ -55,9 +58,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-IMPLEMENTED = ("register", "unregister", "quit", "call", "answer", "hangup", "hold", "unhold", "dtmf", "stats")
+IMPLEMENTED = ("register", "unregister", "quit", "call", "answer", "hangup", "hold", "unhold", "dtmf", "dtmf-info",
+               "stats")
 PLANNED: tuple[str, ...] = ()
-CALL_COMMANDS = ("call", "answer", "hangup", "hold", "unhold", "dtmf", "stats")
+CALL_COMMANDS = ("call", "answer", "hangup", "hold", "unhold", "dtmf", "dtmf-info", "stats")
 
 
 # ====================================================================================================
@@ -281,6 +285,15 @@ class _Calls:  # pragma: no cover - runs in the child process
             call = self._pick(words[1:])
             call.dialDtmf(words[0])
             _emit("ok", "dtmf", call.handle)
+        elif cmd == "dtmf-info":
+            if not words:
+                raise ValueError("usage: dtmf-info DIGITS [ID]")
+            call = self._pick(words[1:])
+            prm = pj.CallSendDtmfParam()
+            prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
+            prm.digits = words[0]
+            call.sendDtmf(prm)
+            _emit("ok", "dtmf-info", call.handle)
         elif cmd == "stats":
             call = self._pick(words)
             rx = tx = 0
@@ -313,6 +326,7 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
     parser.add_argument("--play", help="a WAV played (looped) into every call once its audio is active")
     parser.add_argument("--record-dir", help="record what arrives in each call to DIR/USER-call-ID.wav")
     parser.add_argument("--rtp-port", type=int, default=0, help="first RTP port (0: pjsua picks one)")
+    parser.add_argument("--mwi", action="store_true", help="subscribe to message-summary; report `mwi` events")
     parser.add_argument("--codecs", help="only these codecs, in this order (e.g. G722/16000,PCMU/8000)")
     args = parser.parse_args(argv)
     _take_stdout_for_protocol()
@@ -361,6 +375,12 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
         def onIncomingCall(self, prm: Any) -> None:
             calls.incoming(self, prm.callId)
 
+        def onMwiInfo(self, prm: Any) -> None:
+            body = str(prm.rdata.wholeMsg).partition("\r\n\r\n")[2]
+            waiting = "yes" if "messages-waiting: yes" in body.lower() else "no"
+            counts = re.search(r"(?im)^voice-message:\s*(\d+)/(\d+)", body)
+            _emit("mwi", waiting, *(counts.groups() if counts else ("0", "0")))
+
     registrar = args.registrar
     if args.transport == "tcp" and "transport=" not in registrar:
         registrar += ";transport=tcp"
@@ -379,6 +399,7 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
         if args.transport == "tcp" and "transport=" not in proxy:
             proxy += ";transport=tcp"
         acfg.sipConfig.proxies.append(proxy)
+    acfg.mwiConfig.enabled = args.mwi  # SUBSCRIBE to message-summary (RFC 3842) like a desk phone
     acfg.natConfig.iceEnabled = False
     acfg.natConfig.sipStunUse = pj.PJSUA_STUN_USE_DISABLED
     acfg.natConfig.mediaStunUse = pj.PJSUA_STUN_USE_DISABLED
@@ -497,6 +518,7 @@ class PjsuaAgent:
         play: Path | None = None,
         record_dir: Path | None = None,
         codecs: Sequence[str] = (),
+        mwi: bool = False,
     ) -> PjsuaAgent:
         log_dir.mkdir(parents=True, exist_ok=True)
         stderr_path = log_dir / f"pjsua-{user}-{transport}-{os.getpid()}-{time.monotonic_ns()}.log"
@@ -509,6 +531,8 @@ class PjsuaAgent:
             args += ["--play", str(play)]
         if codecs:
             args += ["--codecs", ",".join(codecs)]
+        if mwi:
+            args.append("--mwi")
         if record_dir is not None:
             record_dir.mkdir(parents=True, exist_ok=True)
             args += ["--record-dir", str(record_dir)]

@@ -309,8 +309,10 @@ class ServerProcess:
         log_dir: Path | None = None,
         startup_timeout: float = 20.0,
         env: dict[str, str] | None = None,
+        voicemail_workers: int = 0,
     ) -> ServerProcess:
-        """Start the server and wait until it answers OPTIONS over UDP (raises ServerError otherwise)."""
+        """Start the server and wait until it answers OPTIONS over UDP (raises ServerError otherwise). No
+        voicemail workers unless asked (`voicemail_workers`): most tests bring their own voicemail agent."""
         data_dir.mkdir(parents=True, exist_ok=True)
         log_dir = log_dir or data_dir.parent
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -327,6 +329,7 @@ class ServerProcess:
             args.append("--demo")
         if nonce_lifetime is not None:
             args += ["--nonce-lifetime", str(nonce_lifetime)]
+        args += ["--voicemail-workers", str(voicemail_workers)]
         args += list(extra_args)
         server.args = args
         server._spawn(env)

@@ -80,7 +80,7 @@ class ThreadServer:
         thread.start()
         config = ServerConfig(sip_listen=(ListenAddress("127.0.0.1", port),), http_listen=None, data_dir=data_dir,
                               use_uvloop=False, log_level="warning",
-                              voicemail=VoicemailService.from_uri(voicemail) if voicemail else None)
+                              voicemail=(VoicemailService.from_uri(voicemail),) if voicemail else ())
         running = asyncio.run_coroutine_threadsafe(start_server(config), loop).result(20)
         return cls(loop, thread, running, port, data_dir)
 

@@ -39,6 +39,7 @@ def test_voicemail_request_uri_rfc_4458() -> None:
         "sip:voicemail@127.0.0.1:5080;target=sip:marie.martin%40callconnect.local;cause=408"
     assert voicemail_request_uri("sip:vm@127.0.0.1:5080;transport=tcp", "sip:u@d", "user-busy") == \
         "sip:vm@127.0.0.1:5080;transport=tcp;target=sip:u%40d;cause=486"
+    assert voicemail_request_uri("sip:vm@127.0.0.1:5080", "sip:u@d", None) == "sip:vm@127.0.0.1:5080;target=sip:u%40d"
 
 
 def request(*headers: str) -> SipRequest:

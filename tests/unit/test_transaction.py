@@ -864,3 +864,22 @@ def test_request_without_via_raises_remote_protocol_error() -> None:
     req.headers.remove("Via")
     with pytest.raises(RemoteProtocolError):
         layer.on_request(req, UAC, 0.0)
+
+
+def test_a_transport_failure_ends_what_waited_for_that_destination_at_once() -> None:
+    """RFC 3261 §17.1.4: a refused TCP connection fails the INVITE and the OPTIONS sent there now, not at
+    Timer B/F; a request to another address, and one that already had a response, are left alone."""
+    layer = TransactionLayer()
+    via = Endpoint("tcp", UAC.host, UAC.port)
+    invite = layer.send_request(make_invite(via=via), UAS_TCP, 0.0)
+    options = layer.send_request(make_request("OPTIONS", via=via), UAS_TCP, 0.0)
+    elsewhere = layer.send_request(make_invite(via=via), Endpoint("tcp", "192.0.2.3", 5060), 0.0)
+    answered = layer.send_request(make_invite(via=via), UAS_TCP, 0.0)
+    layer.on_response(reparse(build_response(answered.request, 180, "Ringing", to_tag="t")), UAS_TCP, 0.0)
+    assert layer.transport_failed(Endpoint("udp", UAS.host, UAS.port), 0.1) == []  # another transport
+    events = layer.transport_failed(UAS_TCP, 0.1)
+    assert events == [ClientTimedOut(invite), ClientTimedOut(options)]
+    assert invite.state is S.TERMINATED and options.state is S.TERMINATED
+    assert elsewhere.state is S.CALLING and answered.state is S.PROCEEDING
+    assert layer.client_count == 2
+    assert layer.transport_failed(UAS_TCP, 0.2) == []  # reported once
