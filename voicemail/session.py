@@ -6,7 +6,8 @@ the beep, `*` during the greeting asks for the PIN and opens the mailbox (the ow
 Mailbox access (1969 / *98 from one's own phone, or `*` + PIN): the counts, then the main menu — 1 listen
 (new messages first, each announced with the caller's number; 1 replay, 7 delete, 9 save, # next, also while
 it plays), 3 greetings (1 record busy, 2 record no-answer, 3 back to the standard ones), 4 change PIN, * end.
-DTMF arrives as digits whatever carried them (RFC 4733 or SIP INFO); a digit during a prompt cuts it short.
+DTMF arrives as digits whatever carried them (RFC 4733 or SIP INFO); a digit during a prompt cuts it short
+(during a confirmation, it acts in the menu the confirmation leads to).
 
 Inputs: `start()`, `digit()`, `played()` (the last `Play` finished), `tick()` (time passes), `hung_up()`, each
 with `now`; outputs: `Action`s for the media shell (`voicemail/worker.py`), which plays files, records, hangs
@@ -161,6 +162,10 @@ class Session:
                 self._deadline = None
                 return [FinishRecording(keep=True), *self._info(("greeting_saved",), State.GREETINGS)]
             return []
+        if state is State.INFO:  # a key cuts a confirmation short and acts in the menu it leads to
+            if self._then is State.MESSAGE:  # "deleted", then the next message: the key only skips ahead to it
+                return self._enter(State.MESSAGE)
+            self.state = state = self._then
         self._menu_silences = 0
         if state is State.MAIN:
             return self._main_choice(key)

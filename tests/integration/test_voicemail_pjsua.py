@@ -11,6 +11,8 @@ Covered:
   the message is new, from 201, about 3 s, holds the tone; Marie's lamp goes on (1 new); Marie dials 1969
   (RFC 4733 "1"): hears the announcement and the tone; "7" sent as SIP INFO deletes it; the lamp goes off;
 - no answer: Marie's phone rings 2 rings, then the no-answer greeting; `#` skips it (straight to the beep);
+- Marie sets a PIN and records her busy greeting at 1969; Jean calling her hears it; from Jean's phone, `*`
+  during her greeting and her PIN open her mailbox, where Pieter's message plays;
 - faults: a caller hanging up during the greeting leaves nothing; hanging up during the recording keeps what
   was said; a silent "message" is not kept; two callers at once leave two messages, each its own tone;
 - a killed worker: the next call goes to the other worker; with every worker killed, a call to voicemail gets
@@ -253,6 +255,63 @@ def test_no_answer_plays_that_greeting_and_hash_skips_it(make_bed: BedFactory) -
     hang_up(jean, call)
     wait_until(lambda: len(bed.messages()) == 1, 5.0, "the message in the store")
     assert bed.messages()[0]["reason"] == "no-answer"
+
+
+def test_own_greeting_and_pin_recorded_at_1969_then_the_mailbox_from_elsewhere(make_bed: BedFactory) -> None:
+    """Marie records her busy greeting (her 600 Hz tone) and a PIN at 1969; Jean, calling her, hears that
+    greeting; Pieter leaves a message; Jean presses * during the greeting, types her PIN and plays it."""
+    bed = make_bed(**{MARIE: DND})
+    marie = bed.phone("202")
+    setup = dial(marie, "1969")
+    answered(marie, setup)
+    time.sleep(1.0)
+    marie.send(f"dtmf 4 {setup}")  # new PIN
+    time.sleep(1.0)
+    marie.send(f"dtmf 2468# {setup}")
+    wait_until(lambda: pin_hash(bed) is not None, 10.0, "the PIN stored")
+    marie.send(f"dtmf 3 {setup}")  # greetings menu
+    time.sleep(1.0)
+    marie.send(f"dtmf 1 {setup}")  # record the busy greeting
+    wait_until(lambda: bed.mailbox_dir.exists() and any(bed.mailbox_dir.glob("*.part.wav")), 15.0,
+               "the greeting recording")
+    time.sleep(2.5)
+    marie.send(f"dtmf # {setup}")
+    wait_until(lambda: (bed.mailbox_dir / "greeting-busy.wav").exists(), 10.0, "the greeting saved")
+    hang_up(marie, setup)
+
+    jean = bed.phone("201")
+    call = dial(jean, "202")
+    answered(jean, call)
+    time.sleep(2.0)
+    heard = hang_up(jean, call)
+    assert heard_tone(heard, TONES["202"]), "the caller did not hear Marie's own greeting"
+
+    pieter = bed.phone("203")
+    call = dial(pieter, "202")
+    answered(pieter, call)
+    bed.recording_started()
+    time.sleep(2.5)
+    hang_up(pieter, call)
+    wait_until(lambda: len(bed.messages()) == 1, 5.0, "Pieter's message")
+
+    call = dial(jean, "202")
+    answered(jean, call)
+    time.sleep(0.5)
+    jean.send(f"dtmf * {call}")
+    time.sleep(1.5)
+    jean.send(f"dtmf 2468# {call}")
+    time.sleep(3.0)  # "you have 1 new message", the menu
+    jean.send(f"dtmf 1 {call}")
+    wait_until(lambda: bool(bed.messages()) and bed.messages()[0]["heard"] == 1, 15.0, "the message heard")
+    heard = hang_up(jean, call)
+    assert heard_tone(heard, TONES["203"]), "the mailbox reached from elsewhere did not play the message"
+    assert len(bed.messages()) == 1  # Jean's call left no message: it became mailbox access
+
+
+def pin_hash(bed: VoicemailBed) -> str | None:
+    with sqlite3.connect(bed.server.data_dir / "mailboxes.sqlite") as db:
+        row = db.execute("SELECT pin_hash FROM mailbox_settings WHERE user_id = ?", (MARIE,)).fetchone()
+    return None if row is None else row[0]
 
 
 # -- faults --------------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from storage.voicemail import VoicemailStore
-from voicemail.prompts import prompt_path
+from voicemail.prompts import BEEP, prompt_path
 from voicemail.session import (
     MENU_TIMEOUT,
     DeleteMessage,
@@ -161,21 +161,21 @@ def test_no_messages(store: VoicemailStore) -> None:
     s = Session(mode="access", mailbox="marie", language="fr", reader=store)
     assert s.start(0.0) == [Play((p("no_messages"), p("main_menu")))]
     assert s.digit("1", 1.0) == [Play((p("no_messages"),))]
-    assert s.digit("8", 2.0) == []  # a confirmation plays: keys wait for the menu
     assert s.played(3.0) == [Play((p("main_menu"),))]
     assert s.digit("8", 4.0) == [Play((p("invalid_choice"),))]
+    assert s.digit("8", 4.5) == [Play((p("invalid_choice"),))]  # a key during a confirmation acts in the menu
 
 
 def test_greetings_record_confirm_and_reset(store: VoicemailStore) -> None:
     s = Session(mode="access", mailbox="marie", language="fr", reader=store)
     s.start(0.0)
     assert s.digit("3", 1.0) == [Play((p("greetings_menu"),))]
-    assert s.digit("2", 2.0) == [Play((p("record_greeting"), p("beep")))]
+    assert s.digit("2", 2.0) == [Play((p("record_greeting"), p(BEEP)))]
     assert s.digit("#", 2.5) == []  # not recording yet
     assert s.played(5.0) == [Record("no-answer")]
     assert s.digit("#", 9.0) == [FinishRecording(keep=True), Play((p("greeting_saved"),))]
     assert s.played(10.0) == [Play((p("greetings_menu"),))]
-    assert s.digit("1", 11.0) == [Play((p("record_greeting"), p("beep")))]
+    assert s.digit("1", 11.0) == [Play((p("record_greeting"), p(BEEP)))]
     assert s.played(13.0) == [Record("busy")]
     assert s.hung_up(15.0) == [FinishRecording(keep=False)]  # not confirmed with #: not kept
     t = Session(mode="access", mailbox="marie", language="fr", reader=store)
@@ -210,3 +210,14 @@ def test_menu_said_again_on_silence_then_goodbye(store: VoicemailStore) -> None:
     s.played(40.0)
     assert s.tick(40.0 + MENU_TIMEOUT) == [Play((p("goodbye"),))]
     assert s.played(55.0) == [Hangup()]
+
+
+def test_a_key_during_a_confirmation_acts_in_the_menu_it_leads_to(store: VoicemailStore) -> None:
+    s = Session(mode="access", mailbox="marie", language="fr", reader=store)
+    s.start(0.0)
+    s.digit("4", 1.0)
+    for key in "2468#":
+        s.digit(key, 2.0)
+    # "PIN changed" is still playing: 3 opens the greetings menu at once.
+    assert s.digit("3", 2.5) == [Play((p("greetings_menu"),))]
+    assert s.digit("1", 3.0) == [Play((p("record_greeting"), p(BEEP)))]
