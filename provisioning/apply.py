@@ -31,6 +31,7 @@ from provisioning.model import (
     DirectoryContact,
     Enterprise,
     Group,
+    GroupAdministrator,
     GroupDescription,
     GroupSchedule,
     ProvisioningError,
@@ -46,6 +47,7 @@ __all__ = [
     "apply_file",
     "dump_group",
     "export_group_file",
+    "group_document",
     "load_group_file",
     "loads_group",
     "parse_group",
@@ -77,7 +79,7 @@ def parse_group(data: Mapping[str, Any], source: str = "<data>") -> GroupDescrip
         errors.extend(desc.problems())
     if errors or desc is None:
         raise ProvisioningError([f"{source}: {path}: {message}" if path else f"{source}: {message}"
-                                 for path, message in errors])
+                                 for path, message in errors], errors)
     return desc
 
 
@@ -98,13 +100,16 @@ class _Parser:
         schedules = (*r.items("schedules", self.schedule), *r.items("holiday_schedules", self.holiday))
         contacts = r.items("contacts", self.contact)
         trunks = r.items("trunks", self.trunk)
+        admins = r.items("administrators", self.administrator)
         r.finish()
         if self.errors or enterprise is None or group is None:
             return None
         return GroupDescription(
             enterprise=enterprise, group=group, departments=departments,
             users=tuple(u for u, _, _ in users), devices=devices, schedules=schedules, contacts=contacts,
-            trunks=trunks, portal_passwords={u.user_id: pw for u, pw, _ in users if pw is not None},
+            trunks=trunks, administrators=tuple(a for a, _ in admins),
+            portal_passwords={u.user_id: pw for u, pw, _ in users if pw is not None},
+            admin_passwords={a.username: pw for a, pw in admins if pw is not None},
             keep_services=frozenset(u.user_id for u, _, keep in users if keep),
             keep_portal_passwords=frozenset(u.user_id for u, pw, _ in users
                                             if pw is None and u.portal_password_hash is None),
@@ -252,6 +257,19 @@ class _Parser:
             number = self.number(r, "number", text) or ""
         return r.build(DirectoryContact, group_id=self.group_id, name=name, number=number)
 
+    def administrator(self, data: object, path: str, errors: list[Problem]
+                      ) -> tuple[GroupAdministrator, str | None] | None:
+        r = TableReader(data, path, errors)
+        password, password_hash = r.opt_text("password"), r.opt_text("password_hash")
+        if password is not None and password_hash is not None:
+            r.error("password", "give either password or password_hash, not both")
+        elif password is not None and len(password) < 8:
+            r.error("password", "must have at least 8 characters")
+        admin = r.build(GroupAdministrator, username=r.required("username"), group_id=self.group_id,
+                        name=r.required("name"), language=r.choice("language", "fr", ("fr", "nl", "en")),
+                        password_hash=password_hash)
+        return None if admin is None else (admin, password)
+
     def trunk(self, data: object, path: str, errors: list[Problem]) -> Trunk | None:
         r = TableReader(data, path, errors)
         return r.build(
@@ -316,6 +334,12 @@ def _schedule_dict(schedule: GroupSchedule) -> dict[str, Any]:
 
 def dump_group(desc: GroupDescription) -> str:
     """The provisioning file for `desc` (canonical order); applying it to the same store changes nothing."""
+    return _HEADER + tomli_w.dumps(group_document(desc))
+
+
+def group_document(desc: GroupDescription) -> dict[str, Any]:
+    """The parsed form of `desc`'s provisioning file (what `parse_group` reads back; canonical order, empty
+    sections left out): the plain data `dump_group` writes as TOML."""
     desc = desc.canonical()
     g = desc.group
     doc: dict[str, Any] = {
@@ -340,11 +364,13 @@ def dump_group(desc: GroupDescription) -> str:
             "username": t.username, "password": t.password, "realm": t.realm, "numbers": list(t.numbers),
             "inbound_addresses": list(t.inbound_addresses),
         }) for t in desc.trunks],
+        "administrators": [_drop_none({"username": a.username, "name": a.name, "language": a.language,
+                                       "password_hash": a.password_hash}) for a in desc.administrators],
     }
     for trunk_dict, trunk in zip(doc["trunks"], desc.trunks, strict=True):
         if not trunk.numbers:
             trunk_dict["numbers"] = []  # explicit: "no numbers" differs from the default "+"
-    return _HEADER + tomli_w.dumps({k: v for k, v in doc.items() if v != []})
+    return {k: v for k, v in doc.items() if v != []}
 
 
 # -- with a store ------------------------------------------------------------------------------------------
@@ -356,7 +382,7 @@ async def apply_file(store: SubscriberStore, path: Path | str, *, dry_run: bool 
     try:
         return await store.apply_group(desc, dry_run=dry_run)
     except ProvisioningError as exc:
-        raise ProvisioningError([f"{path.name}: {problem}" for problem in exc.problems]) from None
+        raise ProvisioningError([f"{path.name}: {problem}" for problem in exc.problems], exc.fields) from None
 
 
 async def export_group_file(store: SubscriberStore, group_id: str, path: Path | str | None = None) -> str:

@@ -1,9 +1,10 @@
 """The demo group (`callconnect serve --demo`): enterprise "Demo", four users 201-204, two phones, a group
-schedule, two directory contacts and a carrier trunk on 127.0.0.1:5090.
+schedule, two directory contacts, a carrier trunk on 127.0.0.1:5090 and a group administrator.
 
 `examples/demo-group.toml` is the same group as a provisioning file (a test checks they agree). The
 passwords below are published demo credentials (SIP "demo201".."demo204", portal "portal201"..), never
-stored in clear: applying hashes them. This module knows nothing of storage or SIP.
+stored in clear: applying hashes them. The group administrator is "demo.admin" with password "demoadmin1".
+This module knows nothing of storage or SIP.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from provisioning.model import (
     DirectoryContact,
     Enterprise,
     Group,
+    GroupAdministrator,
     GroupDescription,
     GroupSchedule,
     Trunk,
@@ -24,10 +26,12 @@ from provisioning.model import (
     sip_ha1,
 )
 
-__all__ = ["DEMO_DOMAIN", "DEMO_GROUP_ID", "demo_group_description"]
+__all__ = ["DEMO_ADMIN", "DEMO_ADMIN_PASSWORD", "DEMO_DOMAIN", "DEMO_GROUP_ID", "demo_group_description"]
 
 DEMO_DOMAIN: Final = "callconnect.local"
 DEMO_GROUP_ID: Final = "demo"
+DEMO_ADMIN: Final = "demo.admin"
+DEMO_ADMIN_PASSWORD: Final = "demoadmin1"
 
 # (user_id, first name, last name, extension, language)
 _PEOPLE: Final[tuple[tuple[str, str, str, str, Literal["fr", "nl", "en"]], ...]] = (
@@ -89,7 +93,10 @@ def demo_group_description(domain: str = DEMO_DOMAIN, *, keep_user_settings: boo
             Trunk(id="carrier", group_id=gid, name="Carrier", host="127.0.0.1", port=5090, transport="udp",
                   numbers=("+",), inbound_addresses=("127.0.0.1:5090",)),
         ),
+        administrators=(GroupAdministrator(username=DEMO_ADMIN, group_id=gid, name="Administrateur Demo",
+                                           language="fr"),),
         portal_passwords={u.user_id: f"portal{u.extension}" for u in users},
+        admin_passwords={DEMO_ADMIN: DEMO_ADMIN_PASSWORD},
         keep_services=everyone,
         keep_portal_passwords=everyone,
     )

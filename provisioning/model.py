@@ -1,4 +1,5 @@
 """The provisioning model: enterprises, groups, departments, users, devices, group schedules and contacts,
+group administrators (the portal accounts that manage one group),
 trunks, one group's complete description, and the `Directory` snapshot the SIP hot path reads.
 
 Every entity is a frozen, keyword-only dataclass that checks its own fields when built and raises
@@ -44,6 +45,7 @@ __all__ = [
     "DirectoryContact",
     "Enterprise",
     "Group",
+    "GroupAdministrator",
     "GroupDescription",
     "GroupSchedule",
     "ProvisioningError",
@@ -80,10 +82,15 @@ _MAC_SEPARATORS: Final = str.maketrans("", "", ":-. ")
 
 
 class ProvisioningError(Exception):
-    """A group description that cannot be applied; `problems` holds one `file:path: message` line each."""
+    """A group description that cannot be applied; `problems` holds one `file:path: message` line each.
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    `fields` holds the same problems as (field path, message) pairs when they come from a description's
+    checks (empty when only text is known, e.g. a file that is not TOML), so that a form can show each
+    message next to its field."""
+
+    def __init__(self, problems: Sequence[str], fields: Sequence[Problem] = ()) -> None:
         self.problems: tuple[str, ...] = tuple(problems)
+        self.fields: tuple[Problem, ...] = tuple(fields)
         super().__init__("\n".join(self.problems))
 
 
@@ -354,6 +361,27 @@ class Device:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class GroupAdministrator:
+    """A group administrator of the portal: manages the users, numbers, departments, devices, schedules and
+    directory of one group (`group_id`) only. `username` is the login name, unique across all groups.
+    `password_hash` is Argon2id (None: cannot log in)."""
+
+    username: str
+    group_id: str
+    name: str
+    language: Literal["fr", "nl", "en"] = "fr"
+    password_hash: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        problems = [*_id_problems("username", self.username, _USER_ID), *_text_problems("name", self.name)]
+        if self.language not in LANGUAGES:
+            problems.append(("language", f"must be one of {', '.join(LANGUAGES)}, got {self.language!r}"))
+        if self.password_hash is not None and not self.password_hash.startswith("$argon2id$"):
+            problems.append(("password_hash", "must be an Argon2id hash ($argon2id$...)"))
+        _raise_if(problems)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class GroupSchedule:
     """A group-level schedule (time or holiday); read-only for users."""
 
@@ -436,7 +464,9 @@ class GroupDescription:
     """Everything one provisioning file describes: the unit of `apply_group` and `export_group`.
 
     Transient apply instructions (never stored): `portal_passwords` maps user ids to clear portal passwords
-    given in a file (the store keeps the current hash when it still matches, else hashes anew).
+    given in a file (the store keeps the current hash when it still matches, else hashes anew);
+    `admin_passwords` does the same for administrators (an administrator with neither a clear password nor
+    a hash keeps the current hash).
     `keep_services` and `keep_portal_passwords` name users who, if they already exist, keep their current
     settings / portal password hash (what the portal changed); only a new user gets the described ones.
     The file reader fills them for users whose entry has no `services` table / no portal password.
@@ -450,7 +480,9 @@ class GroupDescription:
     schedules: tuple[GroupSchedule, ...] = ()
     contacts: tuple[DirectoryContact, ...] = ()
     trunks: tuple[Trunk, ...] = ()
+    administrators: tuple[GroupAdministrator, ...] = ()
     portal_passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
+    admin_passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
     keep_services: frozenset[str] = frozenset()
     keep_portal_passwords: frozenset[str] = frozenset()
 
@@ -471,7 +503,11 @@ class GroupDescription:
             schedules=tuple(sorted(self.schedules, key=lambda s: (type(s.schedule).__name__, s.name))),
             contacts=tuple(sorted(self.contacts, key=lambda c: (c.name, c.number))),
             trunks=tuple(sorted(self.trunks, key=lambda t: t.id)),
+            administrators=tuple(sorted(self.administrators, key=lambda a: a.username)),
         )
+
+    def administrator(self, username: str) -> GroupAdministrator | None:
+        return next((a for a in self.administrators if a.username == username), None)
 
     def problems(self) -> list[Problem]:
         """What crosses entities, with file paths (`users[1].extension`). Entities check themselves."""
@@ -487,6 +523,7 @@ class GroupDescription:
             ("schedules", [s.group_id for s in self.schedules]),
             ("contacts", [c.group_id for c in self.contacts]),
             ("trunks", [t.group_id for t in self.trunks]),
+            ("administrators", [a.group_id for a in self.administrators]),
         )
         for kind, group_ids in owned:
             for i, group_id in enumerate(group_ids):
@@ -496,6 +533,7 @@ class GroupDescription:
         _duplicates(out, "devices", "mac", [d.mac for d in self.devices])
         _duplicates(out, "schedules", "name", [s.name for s in self.schedules])
         _duplicates(out, "trunks", "id", [t.id for t in self.trunks])
+        _duplicates(out, "administrators", "username", [a.username for a in self.administrators])
         self._user_problems(out)
         users = {u.user_id for u in self.users}
         for i, device in enumerate(self.devices):

@@ -23,6 +23,7 @@ from features.model import Problem, ServiceSettings, SettingError
 from provisioning.model import (
     Directory,
     Group,
+    GroupAdministrator,
     GroupDescription,
     ProvisioningError,
     User,
@@ -43,7 +44,8 @@ __all__ = [
     "prepare_apply",
 ]
 
-KINDS: Final = ("enterprise", "group", "departments", "users", "devices", "schedules", "contacts", "trunks")
+KINDS: Final = ("enterprise", "group", "departments", "users", "devices", "schedules", "contacts", "trunks",
+                 "administrators")
 
 
 class SubscriberStore(Protocol):
@@ -158,6 +160,8 @@ def diff_groups(old: GroupDescription | None, new: GroupDescription, *, dry_run:
         "contacts": ChangeCount(created=(new_contacts - old_contacts).total(),
                                 deleted=(old_contacts - new_contacts).total()),
         "trunks": _keyed(((t.id, t) for t in old.trunks), ((t.id, t) for t in new.trunks)),
+        "administrators": _keyed(((a.username, a) for a in old.administrators),
+                                 ((a.username, a) for a in new.administrators)),
     }
     return ApplyReport(group_id=new.group.id, changes=changes, dry_run=dry_run)
 
@@ -166,7 +170,7 @@ def diff_groups(old: GroupDescription | None, new: GroupDescription, *, dry_run:
 def cross_group_problems(desc: GroupDescription, others: Iterable[GroupDescription]) -> list[Problem]:
     """What `desc` may not share with the other groups: domain, ids, numbers, devices, trunk sources."""
     taken: dict[str, dict[Hashable, str]] = {k: {} for k in ("domain", "user", "number", "mac", "trunk",
-                                                               "department", "source")}
+                                                               "department", "source", "admin")}
     for other in others:
         gid = other.group.id
         taken["domain"][other.group.domain] = gid
@@ -175,6 +179,7 @@ def cross_group_problems(desc: GroupDescription, others: Iterable[GroupDescripti
         taken["mac"].update(dict.fromkeys((d.mac for d in other.devices), gid))
         taken["trunk"].update(dict.fromkeys((t.id for t in other.trunks), gid))
         taken["department"].update(dict.fromkeys((d.id for d in other.departments), gid))
+        taken["admin"].update(dict.fromkeys((a.username for a in other.administrators), gid))
         for t in other.trunks:
             taken["source"].update(dict.fromkeys((parse_source(s) for s in t.inbound_addresses), gid))
     out: list[Problem] = []
@@ -198,6 +203,8 @@ def cross_group_problems(desc: GroupDescription, others: Iterable[GroupDescripti
         check("trunk", trunk.id, f"trunks[{i}].id", f"trunk id {trunk.id!r}")
         for j, source in enumerate(trunk.inbound_addresses):
             check("source", parse_source(source), f"trunks[{i}].inbound_addresses[{j}]", f"source {source}")
+    for i, admin in enumerate(desc.administrators):
+        check("admin", admin.username, f"administrators[{i}].username", f"administrator {admin.username!r}")
     return out
 
 
@@ -225,13 +232,27 @@ def _resolve_credentials(desc: GroupDescription, current: GroupDescription | Non
             else:
                 changes["portal_password_hash"] = hash_portal_password(clear, hasher)
         users.append(replace(user, **changes) if changes else user)  # type: ignore[arg-type]
-    return replace(desc, users=tuple(users), portal_passwords={}, keep_services=frozenset(),
-                   keep_portal_passwords=frozenset())
+    admins = {a.username: a for a in current.administrators} if current is not None else {}
+    administrators: list[GroupAdministrator] = []
+    for admin in desc.administrators:
+        old_admin = admins.get(admin.username)
+        clear = desc.admin_passwords.get(admin.username)
+        if clear is not None:
+            if old_admin is not None and old_admin.password_hash is not None and verify_portal_password(
+                    old_admin.password_hash, clear, hasher):
+                admin = replace(admin, password_hash=old_admin.password_hash)
+            else:
+                admin = replace(admin, password_hash=hash_portal_password(clear, hasher))
+        elif admin.password_hash is None and old_admin is not None:
+            admin = replace(admin, password_hash=old_admin.password_hash)
+        administrators.append(admin)
+    return replace(desc, users=tuple(users), administrators=tuple(administrators), portal_passwords={},
+                   admin_passwords={}, keep_services=frozenset(), keep_portal_passwords=frozenset())
 
 
 def _raise_problems(problems: Sequence[Problem]) -> None:
     if problems:
-        raise ProvisioningError([f"{path}: {message}" for path, message in problems])
+        raise ProvisioningError([f"{path}: {message}" for path, message in problems], problems)
 
 
 async def prepare_apply(desc: GroupDescription, current: GroupDescription | None,

@@ -9,7 +9,7 @@ Migration 1 holds the subscriber tables (provisioning), `registrations` (locatio
 Migration 2 adds `groups.feature_codes` (which feature access codes the group accepts; existing groups
 get 'both'). Migration 3 adds `event_subscriptions`. Migration 4 adds the HA1 of each phone's
 auto-provisioning credential to `devices` (existing phones get none: they cannot fetch their files until an
-operator sets one).
+operator sets one). Migration 5 adds `group_administrators` (the portal accounts that manage one group).
 This module knows nothing of the rows' meaning beyond their types and constraints.
 """
 
@@ -235,11 +235,25 @@ ALTER TABLE devices ADD COLUMN provisioning_ha1_md5 TEXT;
 ALTER TABLE devices ADD COLUMN provisioning_ha1_sha256 TEXT;
 """
 
+_GROUP_ADMINISTRATORS_V5 = """
+-- provisioning.model.GroupAdministrator: who may manage one group in the portal. The user name is the login
+-- name, unique across all groups; only an Argon2id hash of the password is kept.
+CREATE TABLE group_administrators (
+    username TEXT PRIMARY KEY,
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    language TEXT NOT NULL CHECK (language IN ('fr', 'nl', 'en')),
+    password_hash TEXT                      -- Argon2id; NULL: cannot log in
+);
+CREATE INDEX group_administrators_group ON group_administrators (group_id);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, registrations, call log", _SUBSCRIBERS_V1),
     Migration(2, "groups.feature_codes", _GROUP_FEATURE_CODES_V2),
     Migration(3, "event subscriptions", _EVENT_SUBSCRIPTIONS_V3),
     Migration(4, "devices.provisioning_ha1", _DEVICE_PROVISIONING_HA1_V4),
+    Migration(5, "group administrators", _GROUP_ADMINISTRATORS_V5),
 )
 
 

@@ -47,6 +47,7 @@ from provisioning.model import (
     DirectoryContact,
     Enterprise,
     Group,
+    GroupAdministrator,
     GroupDescription,
     GroupSchedule,
     Trunk,
@@ -200,12 +201,16 @@ class SqliteSubscriberStore:
                                                             number=r["number"]))
         for r in await db.execute_fetchall(f"SELECT * FROM trunks{where} ORDER BY id", args):
             add("trunks", r["group_id"], _trunk(r))
+        for r in await db.execute_fetchall(f"SELECT * FROM group_administrators{where} ORDER BY username", args):
+            add("administrators", r["group_id"], GroupAdministrator(
+                username=r["username"], group_id=r["group_id"], name=r["name"], language=r["language"],
+                password_hash=r["password_hash"]))
         descs = [
             GroupDescription(
                 enterprise=enterprises[g.enterprise_id], group=g, departments=items(g.id, "departments"),
                 users=items(g.id, "users"), devices=items(g.id, "devices"),
                 schedules=items(g.id, "schedules"), contacts=items(g.id, "contacts"),
-                trunks=items(g.id, "trunks"),
+                trunks=items(g.id, "trunks"), administrators=items(g.id, "administrators"),
             ).canonical()
             for g in groups
         ]
@@ -361,7 +366,8 @@ async def _write_group(db: aiosqlite.Connection, desc: GroupDescription) -> None
         (g.id, g.enterprise_id, g.name, g.domain, g.country_code, g.time_zone, g.seconds_per_ring,
          g.voicemail_number, g.feature_codes, _json(list(g.numbers))),
     )
-    for table in ("devices", "users", "departments", "schedules", "directory_contacts", "trunks"):
+    for table in ("devices", "users", "departments", "schedules", "directory_contacts", "trunks",
+                  "group_administrators"):
         await db.execute(f"DELETE FROM {table} WHERE group_id = ?", (g.id,))
     await db.execute("DELETE FROM enterprises WHERE id NOT IN (SELECT enterprise_id FROM groups)")
     await _many(db, "INSERT INTO departments (id, group_id, name) VALUES (?, ?, ?)",
@@ -399,3 +405,6 @@ async def _write_group(db: aiosqlite.Connection, desc: GroupDescription) -> None
                     " realm, numbers, inbound_addresses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 ((t.id, g.id, t.name, t.host, t.port, t.transport, t.username, t.password, t.realm,
                   _json(list(t.numbers)), _json(list(t.inbound_addresses))) for t in desc.trunks))
+    await _many(db, "INSERT INTO group_administrators (username, group_id, name, language, password_hash)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                ((a.username, g.id, a.name, a.language, a.password_hash) for a in desc.administrators))

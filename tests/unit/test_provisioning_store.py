@@ -94,11 +94,14 @@ async def test_the_stored_group_equals_the_description(store: SubscriberStore) -
     await store.apply_group(demo())
     stored = await store.export_group("demo")
     expected = demo().canonical()
-    assert replace(stored, users=()) == replace(expected, users=())
+    assert replace(stored, users=(), administrators=()) == replace(expected, users=(), administrators=())
     for got, want in zip(stored.users, expected.users, strict=True):
         assert got.portal_password_hash is not None
         assert verify_portal_password(got.portal_password_hash, f"portal{got.extension}")
         assert replace(got, portal_password_hash=None) == want
+    (admin,) = stored.administrators
+    assert admin.password_hash is not None and verify_portal_password(admin.password_hash, "demoadmin1")
+    assert replace(admin, password_hash=None) == expected.administrators[0]
 
 
 async def test_declarative_update_and_delete(store: SubscriberStore) -> None:

@@ -8,7 +8,6 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 
@@ -217,16 +216,18 @@ async def test_device_provisioning_credentials_are_stored_as_ha1(tmp_path: Path)
         assert "phone-secret" not in repr(db.execute("SELECT * FROM devices").fetchall())
 
 
-async def test_devices_of_a_version_3_database_have_no_credential(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("storage.migrations.MIGRATIONS", MIGRATIONS[:3])
-    with_v3 = await open_store(tmp_path)
-    await with_v3.apply_group(replace(demo_group_description(), devices=()))
-    await with_v3.close()
-    with sqlite3.connect(database_path(tmp_path)) as db:
+async def test_devices_of_a_version_3_database_have_no_credential(tmp_path: Path) -> None:
+    current = await open_store(tmp_path)
+    await current.apply_group(replace(demo_group_description(), devices=(), administrators=()))
+    await current.close()
+    with sqlite3.connect(database_path(tmp_path)) as db:  # back to what version 3 had
+        db.execute("DROP TABLE group_administrators")
+        db.execute("ALTER TABLE devices DROP COLUMN provisioning_ha1_md5")
+        db.execute("ALTER TABLE devices DROP COLUMN provisioning_ha1_sha256")
+        db.execute("PRAGMA user_version = 3")
         db.execute("INSERT INTO devices (mac, group_id, owner, model, label)"
                    " VALUES ('001565000201', 'demo', 'jean.dupont', 'T48S', NULL)")
-    monkeypatch.undo()
+    assert len(MIGRATIONS) > 3
     store = await open_store(tmp_path)
     try:
         device = (await store.load_directory()).device_by_mac("001565000201")
