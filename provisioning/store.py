@@ -34,6 +34,7 @@ from provisioning.model import (
 )
 
 __all__ = [
+    "KEPT_NOTE",
     "KINDS",
     "ApplyReport",
     "ChangeCount",
@@ -208,7 +209,8 @@ def cross_group_problems(desc: GroupDescription, others: Iterable[GroupDescripti
     return out
 
 
-_KEPT_NOTE: Final = " (current setting kept: the file has no services table for this user)"
+KEPT_NOTE: Final = " (current setting kept: the file has no services table for this user)"
+"""Appended to a problem of a user's settings that were kept from the store rather than given in the file."""
 
 
 def _resolve_credentials(desc: GroupDescription, current: GroupDescription | None,
@@ -265,7 +267,7 @@ async def prepare_apply(desc: GroupDescription, current: GroupDescription | None
     kept_paths = {f"users[{i}].services" for i, u in enumerate(desc.users) if u.user_id in desc.keep_services}
     again = resolved.problems()
     _raise_problems([
-        (path, message + (_KEPT_NOTE if any(path.startswith(k) for k in kept_paths) else ""))
+        (path, message + (KEPT_NOTE if any(path.startswith(k) for k in kept_paths) else ""))
         for path, message in again
     ])
     final = resolved.canonical()

@@ -51,6 +51,7 @@ from storage.subscribers import SqliteSubscriberStore
 from storage.subscriptions import SqliteSubscriptionStore, SubscriptionChange
 from storage.voicemail import VoicemailStore
 from voicemail.service import VoicemailPool
+from webui.admin_service import AdminService
 from webui.app import create_app
 from webui.manuals import DEFAULT_MANUALS_DIR
 from webui.provisioning import ProvisioningFiles
@@ -261,7 +262,7 @@ async def _start_http(running: RunningServer, address: ListenAddress) -> None:
 
 def portal_of(running: RunningServer) -> Portal:
     """The self-service portal over the server's own subscriber store (a change acts on the next call), its
-    call log and click-to-dial; reset links go to the log unless CALLCONNECT_SMTP_HOST names a mail server."""
+    call log and click-to-dial, with the group administrator pages over the same store; reset links go to the log unless CALLCONNECT_SMTP_HOST names a mail server."""
     call_log = SqliteCallLogStore(running.call_log_db)
     service = PortalService(running.subscribers, lambda: running.application.directory,
                             call_log=call_log.rows_of, click_to_dial=running.click_to_dial)
@@ -271,7 +272,8 @@ def portal_of(running: RunningServer) -> Portal:
                       if smtp else LogMailer())
     return Portal(service=service, mailer=mailer, manuals_dir=DEFAULT_MANUALS_DIR,
                   public_url=os.environ.get("CALLCONNECT_PUBLIC_URL"),
-                  voicemail=VoicemailStore(running.config.data_dir))
+                  voicemail=VoicemailStore(running.config.data_dir),
+                  admin=AdminService(running.subscribers, lambda: running.application.directory))
 
 
 def user_count(directory: Directory) -> int:

@@ -67,8 +67,8 @@ def _uid(session: Session) -> str:
 # -- session ---------------------------------------------------------------------------------------------------
 async def session_get(request: web.Request) -> web.Response:
     session = ensure_session(request)
-    return web.json_response({"user_id": session.user_id, "csrf_token": session.csrf_token,
-                              "language": session.language})
+    return web.json_response({"user_id": session.user_id, "admin": session.admin, "group_id": session.admin_group,
+                              "csrf_token": session.csrf_token, "language": session.language})
 
 
 async def session_post(request: web.Request) -> web.Response:

@@ -3,7 +3,9 @@
 It serves health and status for operators and load balancers (`/healthz`, `/status`); when given
 `provisioning`, the Yealink auto-provisioning files (`/provisioning/{file}`, `webui.provisioning`); when given
 `portal`, the user portal of the guide (`webui.views`, HTML) and its REST API (`webui.api`, `/api/v1`), both
-over `webui.services`. Every answer carries the security headers (`webui.web`). Services come in through
+over `webui.services`, and the group administrator's pages (`webui.admin_views`, `/admin`) and API
+(`webui.admin_api`, `/api/v1/admin`) over `webui.admin_service` (refused when the portal has none).
+Every answer carries the security headers (`webui.web`). Services come in through
 `create_app` arguments and typed `AppKey`s; this module holds no global state and knows no SIP.
 """
 
@@ -13,6 +15,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from webui.admin_api import add_admin_api_routes
+from webui.admin_views import add_admin_routes
 from webui.api import add_api_routes
 from webui.mailbox import add_mailbox_routes
 from webui.provisioning import ProvisioningFiles, add_provisioning_routes
@@ -47,6 +51,8 @@ def create_app(*, running_status: StatusProvider, provisioning: ProvisioningFile
         setup_templates(app)
         add_portal_routes(app)
         add_api_routes(app)
+        add_admin_routes(app)  # without an admin service every admin page and operation is refused (403)
+        add_admin_api_routes(app)
         add_mailbox_routes(app)
         if portal.voicemail is not None and hasattr(portal.voicemail, "close"):
             store = portal.voicemail

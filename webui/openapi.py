@@ -1,5 +1,6 @@
 """The OpenAPI 3.0 document of `/api/v1` (served at `/api/v1/openapi.json`), written by hand next to the routes
-of `webui.api`; a unit test checks that both list the same operations. Knows nothing but the API's shape."""
+of `webui.api` and `webui.admin_api` (`/api/v1/admin`); a unit test checks that both list the same
+operations. Knows nothing but the API's shape."""
 
 from __future__ import annotations
 
@@ -100,4 +101,78 @@ def openapi_document() -> dict[str, Any]:
             body={"type": "object", "required": ["number"], "properties": {"number": {"type": "string"}}},
             write=True)},
     }
+    paths.update(_admin_paths(problems))
     return {"openapi": "3.0.3", "info": {"title": "Call Connect portal API", "version": "1.0"}, "paths": paths}
+
+
+def _admin_op(summary: str, responses: dict[str, Any], *, body: dict[str, Any] | None = None,
+              write: bool = False) -> dict[str, Any]:
+    op = _op(summary, responses, body=body, write=write)
+    op["responses"]["403"] = _resp("an end user's session" + (", or a missing CSRF token" if write else ""))
+    return op
+
+
+def _admin_paths(problems: dict[str, Any]) -> dict[str, Any]:
+    """`/api/v1/admin`: the group administrator's operations on their own group. Bodies are entries of the
+    provisioning file (docs/provisioning.md); 422 lists the problems with the paths `provision apply` prints."""
+    a = "/api/v1/admin"
+    ok = {"200": _resp("OK")}
+    entry = {"type": "object"}
+    text = {"type": "string", "minLength": 1, "maxLength": 80}
+
+    def param(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"name": name, "in": "path", "required": True, "schema": schema or text}
+
+    def crud(what: str) -> dict[str, Any]:
+        return {"get": _admin_op(f"the group's {what}", ok),
+                "post": _admin_op(f"add to the group's {what}", {"201": _resp("created"), "400": _resp("bad body"),
+                                                                 "422": problems}, body=entry, write=True)}
+
+    def one(what: str, key: dict[str, Any], *, get: bool = False) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "parameters": [key],
+            "put": _admin_op(f"change {what}", {**ok, "400": _resp("bad body"), "404": _resp("not in the group"),
+                                                "422": problems}, body=entry, write=True),
+            "delete": _admin_op(f"delete {what}", {**ok, "404": _resp("not in the group"), "422": problems},
+                                write=True),
+        }
+        if get:
+            item["get"] = _admin_op(f"{what} with its settings", {**ok, "404": _resp("not in the group")})
+        return item
+
+    return {
+        a + "/session": {"post": {
+            "summary": "log in as a group administrator", "requestBody": {"required": True, "content": {_JSON: {
+                "schema": {"type": "object", "required": ["username", "password"],
+                           "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
+            "responses": {**ok, "400": _resp("bad body"), "401": _resp("wrong credentials"),
+                          "403": _resp("group administration not offered"), "429": _resp("too many attempts")}}},
+        a + "/group": {"get": _admin_op("the administrator's group", ok)},
+        a + "/users": crud("users ([[users]] entries)"),
+        a + "/users/{user_id}": one("a user (keys absent are kept, null removes)", param("user_id"), get=True),
+        a + "/numbers": {
+            "get": _admin_op("the group's spare numbers, the users' numbers and extensions", ok),
+            "post": _admin_op("add a spare number to the group", {"201": _resp("added"), "400": _resp("bad body"),
+                                                                  "422": problems}, write=True, body={
+                "type": "object", "required": ["number"], "properties": {"number": {"type": "string"}}}),
+        },
+        a + "/numbers/{number}": {"parameters": [param("number", {"type": "string", "minLength": 1,
+                                                                  "maxLength": 20})],
+                                  "delete": _admin_op("remove a spare number", {
+                                      **ok, "404": _resp("not a spare number of the group"), "422": problems},
+                                      write=True)},
+        a + "/departments": crud("departments"),
+        a + "/departments/{department_id}": one("a department", param("department_id")),
+        a + "/devices": crud("devices (MAC, model, owner)"),
+        a + "/devices/{mac}": one("a device", param("mac", {"type": "string", "minLength": 12, "maxLength": 17})),
+        a + "/schedules": {"get": _admin_op("the group's time and holiday schedules", ok)},
+        a + "/schedules/{name}": {
+            "parameters": [param("name", {"type": "string", "minLength": 1, "maxLength": 40})],
+            "put": _admin_op("create or replace a group time schedule", {
+                **ok, "201": _resp("created"), "400": _resp("bad body"), "422": problems}, body=entry, write=True),
+            "delete": _admin_op("delete a group time schedule", {
+                **ok, "404": _resp("no such schedule"), "422": problems}, write=True),
+        },
+        a + "/contacts": crud("directory contacts"),
+        a + "/contacts/{index}": one("a directory contact", param("index", {"type": "integer", "minimum": 0})),
+    }

@@ -1,7 +1,9 @@
 """The portal's security state: sessions with their CSRF token, login throttling, password-reset tokens.
 
 - `SessionStore`: server-side sessions keyed by a 256-bit random id (the cookie holds only the id). Every
-  visitor gets one (the login form needs a CSRF token too); `rotate()` gives a new id at login, `destroy()`
+  visitor gets one (the login form needs a CSRF token too). A session is logged in as an end user
+  (`user_id`) or as a group administrator (`admin` with `admin_group`), never both; `rotate()` gives a new
+  id at login, `destroy()`
   ends it at logout, `destroy_user()` ends every session of a user (password changed). Sessions expire after
   `idle` seconds without use and `lifetime` seconds at most.
 - `LoginThrottle`: failed logins counted per user name and per client address in a sliding window; past the
@@ -36,6 +38,8 @@ class Session:
     created: float
     last_seen: float
     user_id: str | None = None
+    admin: str | None = None  # a group administrator's user name (then user_id is None)
+    admin_group: str | None = None  # the group that administrator manages
     language: Language = DEFAULT_LANGUAGE
     flash: list[str] = field(default_factory=list)
 
@@ -61,7 +65,8 @@ class SessionStore:
         if len(self._sessions) >= self._max:
             self.expire()
             if len(self._sessions) >= self._max:  # still full: drop the oldest anonymous ones first
-                for sid in sorted(self._sessions, key=lambda s: (self._sessions[s].user_id is not None,
+                for sid in sorted(self._sessions, key=lambda s: (self._sessions[s].user_id is not None
+                                                                  or self._sessions[s].admin is not None,
                                                                   self._sessions[s].last_seen))[:self._max // 10]:
                     del self._sessions[sid]
         session = Session(id=secrets.token_urlsafe(32), csrf_token=secrets.token_urlsafe(32), created=now,
@@ -82,12 +87,16 @@ class SessionStore:
         session.last_seen = now
         return session
 
-    def rotate(self, session: Session, user_id: str | None) -> Session:
-        """A new session (new id, new CSRF token) carrying `session`'s language, logged in as `user_id`; the
-        old id stops working (session fixation)."""
+    def rotate(self, session: Session, user_id: str | None, *, admin: str | None = None,
+               admin_group: str | None = None) -> Session:
+        """A new session (new id, new CSRF token) carrying `session`'s language, logged in as `user_id` (or
+        as the administrator `admin` of `admin_group`); the old id stops working (session fixation)."""
+        if user_id is not None and admin is not None:
+            raise ValueError("a session is an end user's or an administrator's, not both")
         self._sessions.pop(session.id, None)
         fresh = self.create(session.language)
         fresh.user_id = user_id
+        fresh.admin, fresh.admin_group = (admin, admin_group) if admin is not None else (None, None)
         return fresh
 
     def destroy(self, session: Session) -> None:

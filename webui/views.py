@@ -1,7 +1,8 @@
 """The portal's HTML pages, one handler per tab of the user guide (Accès, Profil, Paramètres, Paramètres
 avancés, Busy Lamp Field, Annuaire téléphonique, Journal des appels, Horaires, Info), plus password reset.
 
-Every page needs a logged-in session (else a redirect to /login); every POST checks the CSRF token first
+Every page needs an end user's session (else a redirect to /login; the group administrator's pages are
+`webui.admin_views`); every POST checks the CSRF token first
 (403 without it). A form with a problem is shown again with the message next to its field and nothing
 written; a good one is saved through `webui.services` and answered with a redirect (post/redirect/get).
 
@@ -32,6 +33,7 @@ from webui.web import (
     current_session,
     ensure_session,
     login,
+    login_admin,
     logout,
     render,
     require_csrf,
@@ -118,28 +120,47 @@ def _paging(request: web.Request, items: Sequence[Any]) -> dict[str, Any]:
 # -- Accès ---------------------------------------------------------------------------------------------------
 async def root(request: web.Request) -> web.StreamResponse:
     session = current_session(request)
+    if session is not None and session.admin is not None:
+        raise web.HTTPSeeOther("/admin/users")
     raise web.HTTPSeeOther("/portal/profile" if session is not None and session.user_id else "/login")
 
 
 async def login_page(request: web.Request) -> web.Response:
     ensure_session(request)
-    return render(request, "login.html", {"username": "", "error": None})
+    return render(request, "login.html", {"username": "", "error": None, "user_type": "enduser"})
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
+    """End users and group administrators (`user_type`) alike: the same throttle (per name, per address),
+    the same Argon2id check and the same session rotation; each lands on their own pages."""
     form = await _form(request)
     portal = request.app[PORTAL_KEY]
     session = current_session(request)
     assert session is not None
     username = form.get("username", "").strip()[:200]
     password = form.get("password", "")[:1000]
-    keys = (f"user:{username.casefold()}", f"peer:{request.remote}")
+    user_type = form.get("user_type", "enduser")
+    as_admin = user_type == "groupadmin" and portal.admin is not None
+    keys = (f"{'admin' if as_admin else 'user'}:{username.casefold()}", f"peer:{request.remote}")
     error: str | None = None
-    if form.get("user_type", "enduser") != "enduser":
+    if user_type not in ("enduser", "groupadmin") or (user_type == "groupadmin" and portal.admin is None):
         error = "Group administrator pages are not available in this version."
     elif portal.throttle.blocked(*keys):
-        security_log.warning("portal_login_throttled", peer=request.remote, username=username)
+        security_log.warning("portal_login_throttled", peer=request.remote, username=username,
+                             user_type=user_type)
         error = "Too many attempts. Try again in a few minutes."
+    elif as_admin:
+        assert portal.admin is not None
+        admin = await portal.admin.authenticate(username, password)
+        if admin is None:
+            portal.throttle.failed(*keys)
+            security_log.warning("portal_login_failed", peer=request.remote, username=username,
+                                 user_type=user_type)
+            error = "Wrong user name or password."
+        else:
+            portal.throttle.succeeded(keys[0])
+            login_admin(request, session, admin.username, admin.group_id, admin.language)
+            raise web.HTTPSeeOther("/admin/users")
     else:
         user = await portal.service.authenticate(username, password)
         if user is None:
@@ -150,7 +171,8 @@ async def login_post(request: web.Request) -> web.StreamResponse:
             portal.throttle.succeeded(keys[0])
             login(request, session, user.user_id, user.language)
             raise web.HTTPSeeOther("/portal/profile")
-    return render(request, "login.html", {"username": username, "error": error}, status=401)
+    return render(request, "login.html", {"username": username, "error": error, "user_type": user_type},
+                  status=401)
 
 
 async def logout_post(request: web.Request) -> web.StreamResponse:

@@ -21,12 +21,14 @@ import jinja2
 import structlog
 from aiohttp import web
 
+from webui.admin_service import AdminService
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, Language, gettext, pick_language, translate_problem
 from webui.security import LoginThrottle, ResetTokens, Session, SessionStore, csrf_matches
 from webui.services import PortalService
 
 __all__ = ["PORTAL_KEY", "LogMailer", "Mailer", "Portal", "SmtpMailer", "current_session", "ensure_session",
-           "login", "logout", "render", "require_csrf", "security_headers_middleware", "session_middleware"]
+           "login", "login_admin", "logout", "render", "require_csrf", "security_headers_middleware",
+           "session_middleware"]
 
 log = structlog.get_logger("callconnect.portal")
 security_log = structlog.get_logger("callconnect.security")
@@ -90,6 +92,7 @@ class Portal:
     public_url: str | None = None  # base of the links in reset mails; None: the request's own scheme and host
     manuals_dir: Path | None = None
     voicemail: Any = None  # a `webui.mailbox.MailboxStore` (storage.voicemail.VoicemailStore), or None
+    admin: AdminService | None = None  # the group administrator pages and API; None: not offered
 
 
 PORTAL_KEY: web.AppKey[Portal] = web.AppKey("portal", Portal)
@@ -173,7 +176,7 @@ def _secure(request: web.Request, response: web.StreamResponse) -> None:
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if request.secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if request.path.startswith(("/portal", "/api", "/login", "/reset")):
+    if request.path.startswith(("/portal", "/admin", "/api", "/login", "/reset")):
         headers.setdefault("Cache-Control", "no-store")
 
 
@@ -198,11 +201,23 @@ def login(request: web.Request, session: Session, user_id: str, language: Langua
     return fresh
 
 
+def login_admin(request: web.Request, session: Session, username: str, group_id: str,
+                language: Language) -> Session:
+    """A fresh session for the group administrator `username` of `group_id` replacing `session`."""
+    portal = request.app[PORTAL_KEY]
+    fresh = portal.sessions.rotate(session, None, admin=username, admin_group=group_id)
+    fresh.language = language
+    request[SESSION] = fresh
+    request[SET_COOKIE] = True
+    log.info("portal_admin_login", admin=username, group=group_id, peer=request.remote)
+    return fresh
+
+
 def logout(request: web.Request) -> None:
     session = current_session(request)
     if session is not None:
         request.app[PORTAL_KEY].sessions.destroy(session)
-        log.info("portal_logout", user=session.user_id, peer=request.remote)
+        log.info("portal_logout", user=session.user_id, admin=session.admin, peer=request.remote)
     request[SESSION] = None
     request[CLEAR_COOKIE] = True
 

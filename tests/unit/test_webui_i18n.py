@@ -31,7 +31,7 @@ def template_ids() -> set[str]:
         for a, b in MSGID.findall(path.read_text()):
             ids.add(a or b)
         # labels passed as data to _() in loops and dicts
-        ids.update(re.findall(r'\("[a-z]+", "/portal/[a-z]+", "([^"]+)"\)', path.read_text()))
+        ids.update(re.findall(r'\("[a-z]+", "/(?:portal|admin)/[a-z]+", "([^"]+)"\)', path.read_text()))
     return ids
 
 
@@ -43,12 +43,13 @@ def test_every_template_string_is_translated() -> None:
 
 
 def test_python_strings_are_translated() -> None:
+    from webui.admin_views import FORBIDDEN
     from webui.mailbox import GREETINGS
     from webui.manuals import MANUALS
     from webui.views import DAY_NAMES, DIAL_REASONS, SECTION_TITLES
     ids = {*SECTION_TITLES.values(), *DAY_NAMES.values(), *DIAL_REASONS.values(), *(m.language_name for m in MANUALS),
-           *GREETINGS.values()}
-    for path in (WEBUI / "views.py", WEBUI / "web.py"):  # the API answers machines, in English
+           *GREETINGS.values(), FORBIDDEN}
+    for path in (WEBUI / "views.py", WEBUI / "web.py", WEBUI / "admin_views.py"):  # the API answers in English
         ids.update(PY_IDS.findall(path.read_text()))
     missing = sorted(i for i in ids if i not in CATALOGUE)
     assert missing == []
@@ -99,3 +100,49 @@ def test_validation_messages_are_translated(build) -> None:
         for lang in ("fr", "nl"):
             translated = translate_problem(lang, message)
             assert translated != message, (lang, message)
+
+
+def provisioning_problems(change) -> list[str]:
+    """The messages `provision apply` gives for the demo file changed by `change` (what admin forms show)."""
+    from provisioning.apply import group_document, parse_group
+    from provisioning.demo import demo_group_description
+    from provisioning.model import ProvisioningError
+
+    doc = group_document(demo_group_description())
+    change(doc)
+    with pytest.raises(ProvisioningError) as info:
+        parse_group(doc, "portal")
+    return [m for _, m in info.value.fields]
+
+
+def _user(**fields: object) -> dict[str, object]:
+    return {"user_id": "luc", "first_name": "Luc", "last_name": "Leroy", **fields}
+
+
+ADMIN_PROBLEMS = [
+    lambda d: d["users"].append(_user(extension="201")),
+    lambda d: d["users"].append(_user(extension="12x")),
+    lambda d: d["users"].append(_user(extension="112")),
+    lambda d: d["users"].append(_user(extension="1969")),
+    lambda d: d["users"].append(_user(numbers=["02 221 12 01"])),
+    lambda d: d["users"].append(_user(numbers=["abc"])),
+    lambda d: d["users"].append(_user(numbers=["221 12 01"])),
+    lambda d: d["users"].append(_user(department_id="none")),
+    lambda d: d["users"].append(_user(numbers=["02 221 12 05"], outgoing_cli="02 999 99 99")),
+    lambda d: d["users"].append(_user(user_id="bad id", email="nope", sip_username="a b", language="de")),
+    lambda d: d["users"].append(_user(portal_password="short")),
+    lambda d: d["users"].append(_user(user_id="jean.dupont")),
+    lambda d: d["devices"].append({"mac": "zz", "model": "T99", "owner": "jean.dupont"}),
+    lambda d: d["devices"].append({"mac": "001565000201", "model": "T48S", "owner": "nobody"}),
+    lambda d: d["departments"].append({"id": "ventes", "name": "Encore"}),
+    lambda d: d["contacts"].append({"name": "A", "number": "12ab"}),
+]
+
+
+@pytest.mark.parametrize("change", ADMIN_PROBLEMS)
+def test_group_administrator_messages_are_translated(change) -> None:
+    messages = provisioning_problems(change)
+    assert messages
+    for message in messages:
+        for lang in ("fr", "nl"):
+            assert translate_problem(lang, message) != message, (lang, message)

@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 
 from provisioning.demo import demo_group_description
 from provisioning.store import InMemorySubscriberStore
+from webui.admin_service import AdminService
 from webui.app import create_app
 from webui.manuals import DEFAULT_MANUALS_DIR
 from webui.services import PortalService
@@ -61,6 +62,20 @@ class Env:
         assert response.status == 303, await response.text()
         return await self.csrf("/portal/profile")
 
+    async def admin_login(self, username: str = "demo.admin", password: str = "demoadmin1") -> str:
+        token = await self.csrf()
+        response = await self.client.post("/login", data={"csrf_token": token, "username": username,
+                                                          "password": password, "user_type": "groupadmin"},
+                                          allow_redirects=False)
+        assert response.status == 303 and response.headers["Location"] == "/admin/users", await response.text()
+        return await self.csrf("/admin/users")
+
+    async def api_admin_login(self, username: str = "demo.admin", password: str = "demoadmin1") -> str:
+        response = await self.client.post("/api/v1/admin/session", json={"username": username,
+                                                                         "password": password})
+        assert response.status == 200, await response.text()
+        return str((await response.json())["csrf_token"])
+
     async def api_login(self, username: str = "201", password: str = "portal201") -> str:
         response = await self.client.post("/api/v1/session", json={"username": username, "password": password})
         assert response.status == 200, await response.text()
@@ -80,7 +95,8 @@ async def env() -> AsyncIterator[Env]:
 
     dialer = FakeDialer()
     service = PortalService(store, lambda: directory, call_log=read_log, click_to_dial=dialer)
-    portal = Portal(service=service, manuals_dir=DEFAULT_MANUALS_DIR)
+    admin = AdminService(store, lambda: directory)
+    portal = Portal(service=service, manuals_dir=DEFAULT_MANUALS_DIR, admin=admin)
     app = create_app(running_status=lambda: {}, portal=portal)
     client = TestClient(TestServer(app))
     await client.start_server()

@@ -1,0 +1,425 @@
+"""The group administrator's HTML pages (`/admin/...`): users (list, create, edit, delete), numbers and
+extensions, departments, devices, group schedules and the group directory of the administrator's own group.
+
+Access: no session -> redirect to /login; an end user's session -> 403; an administrator sees and changes
+their own group only (an object of another group is 404, as one that does not exist). Every POST checks the
+CSRF token first (403). A change goes through `webui.admin_service` (the provisioning path): a refused one is
+shown again with the `provision apply` message next to its field and nothing written; a good one is answered
+with a redirect (post/redirect/get) and acts on the next call.
+
+It knows aiohttp, the templates, the form conversions and the admin service; it knows no SIP and no storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+import structlog
+from aiohttp import web
+
+from features.model import WEEKDAYS, Schedule
+from provisioning.model import DEVICE_MODELS, LANGUAGES, GroupAdministrator, GroupDescription, User
+from webui import admin_forms, forms
+from webui.admin_service import AdminService, ChangeRefused, NotFound
+from webui.i18n import gettext
+from webui.security import Session
+from webui.services import national
+from webui.views import DAY_NAMES
+from webui.web import CSRF_FIELD, PORTAL_KEY, current_session, logout, render, require_csrf
+
+__all__ = ["add_admin_routes"]
+
+log = structlog.get_logger("callconnect.portal")
+
+FORBIDDEN: Final = "This page is for group administrators."
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+class Admin:
+    """The request's administrator, their group as stored now and the service, once access is checked."""
+
+    __slots__ = ("admin", "group", "service", "session")
+
+    def __init__(self, session: Session, admin: GroupAdministrator, group: GroupDescription,
+                 service: AdminService) -> None:
+        self.session = session
+        self.admin = admin
+        self.group = group
+        self.service = service
+
+    @property
+    def group_id(self) -> str:
+        return self.group.group.id
+
+
+async def _admin(request: web.Request) -> Admin:
+    session = current_session(request)
+    if session is None or (session.user_id is None and session.admin is None):
+        raise web.HTTPSeeOther("/login")
+    service = request.app[PORTAL_KEY].admin
+    if session.admin is None or session.admin_group is None or service is None:
+        raise web.HTTPForbidden(text=gettext(session.language, FORBIDDEN))
+    try:
+        admin, group = await service.administrator(session.admin_group, session.admin)
+    except NotFound:
+        logout(request)
+        raise web.HTTPSeeOther("/login") from None
+    return Admin(session, admin, group, service)
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    data = await request.post()
+    form = {k: v for k, v in data.items() if isinstance(v, str)}
+    require_csrf(request, form.get(CSRF_FIELD))
+    return form
+
+
+async def _posted(request: web.Request) -> tuple[Admin, dict[str, str]]:
+    form = await _form(request)
+    return await _admin(request), form
+
+
+def _page(request: web.Request, a: Admin, template: str, tab: str, **context: Any) -> web.Response:
+    cc = a.group.group.country_code
+
+    def nat(number: str | None) -> str:
+        return national(number, cc)
+
+    return render(request, template, {"admin": a.admin, "group": a.group, "tab": tab, "nat": nat, **context},
+                  status=400 if context.get("errors") else 200)
+
+
+def _saved(a: Admin, to: str) -> web.HTTPSeeOther:
+    a.session.flash.append(gettext(a.session.language, "Saved."))
+    log.info("portal_admin_change", admin=a.admin.username, group=a.group_id, page=to)
+    return web.HTTPSeeOther(to)
+
+
+def _not_found(a: Admin) -> web.HTTPNotFound:
+    return web.HTTPNotFound(text=gettext(a.session.language, "Not found in your group."))
+
+
+# -- users ---------------------------------------------------------------------------------------------------
+async def users_page(request: web.Request) -> web.Response:
+    a = await _admin(request)
+    needle = request.query.get("q", "").strip().casefold()
+    users = [u for u in a.group.users
+             if not needle or needle in f"{u.display_name} {u.user_id} {u.extension or ''}".casefold()]
+    departments = {d.id: d.name for d in a.group.departments}
+    return _page(request, a, "admin_users.html", "users", users=users, departments=departments,
+                 q=request.query.get("q", ""))
+
+
+def _user_form(request: web.Request, a: Admin, original: str | None, draft: dict[str, str],
+               **context: Any) -> web.Response:
+    return _page(request, a, "admin_user.html", "users", original=original, draft=draft, languages=LANGUAGES,
+                 **context)
+
+
+async def user_page(request: web.Request) -> web.Response:
+    a = await _admin(request)
+    user_id = request.match_info.get("user_id")
+    user = None if user_id is None else next((u for u in a.group.users if u.user_id == user_id), None)
+    if user_id is not None and user is None:
+        raise _not_found(a)
+    return _user_form(request, a, user_id, admin_forms.user_draft(user, a.group.group.country_code))
+
+
+async def user_save(request: web.Request) -> web.StreamResponse:
+    a, form = await _posted(request)
+    original = request.match_info.get("user_id")
+    entry = admin_forms.user_entry(form, creating=original is None)
+    try:
+        await a.service.save_user(a.group_id, original, entry)
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        draft = {key: form.get(key, "") for key in admin_forms.USER_FIELDS} | {"sip_password": "",
+                                                                              "portal_password": ""}
+        if original is not None:
+            draft["user_id"] = original
+        return _user_form(request, a, original, draft, errors=admin_forms.field_errors(exc.fields()))
+    raise _saved(a, "/admin/users")
+
+
+async def user_delete(request: web.Request) -> web.StreamResponse:
+    a, _ = await _posted(request)
+    try:
+        await a.service.delete_user(a.group_id, request.match_info["user_id"])
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        departments = {d.id: d.name for d in a.group.departments}
+        return _page(request, a, "admin_users.html", "users", users=list(a.group.users), departments=departments,
+                     q="", errors=exc.fields())
+    raise _saved(a, "/admin/users")
+
+
+# -- numbers and extensions ------------------------------------------------------------------------------------
+def _numbers(request: web.Request, a: Admin, **context: Any) -> web.Response:
+    rows: list[tuple[str, User | None]] = [(n, None) for n in a.group.group.numbers]
+    rows += [(n, u) for u in a.group.users for n in u.numbers]
+    rows.sort(key=lambda r: r[0])
+    extensions = sorted((u for u in a.group.users if u.extension), key=lambda u: u.extension or "")
+    context.setdefault("number", "")
+    return _page(request, a, "admin_numbers.html", "numbers", rows=rows, extensions=extensions, **context)
+
+
+async def numbers_page(request: web.Request) -> web.Response:
+    return _numbers(request, await _admin(request))
+
+
+async def number_add(request: web.Request) -> web.StreamResponse:
+    a, form = await _posted(request)
+    number = form.get("number", "").strip()
+    try:
+        await a.service.add_number(a.group_id, number)
+    except ChangeRefused as exc:
+        return _numbers(request, a, number=number, errors=exc.fields("number"))
+    raise _saved(a, "/admin/numbers")
+
+
+async def number_delete(request: web.Request) -> web.StreamResponse:
+    a, _ = await _posted(request)
+    try:
+        await a.service.delete_number(a.group_id, request.match_info["number"])
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        return _numbers(request, a, errors=exc.fields())
+    raise _saved(a, "/admin/numbers")
+
+
+# -- departments ------------------------------------------------------------------------------------------------
+def _departments(request: web.Request, a: Admin, **context: Any) -> web.Response:
+    counts = {d.id: sum(1 for u in a.group.users if u.department_id == d.id) for d in a.group.departments}
+    context.setdefault("draft", {"id": "", "name": ""})
+    return _page(request, a, "admin_departments.html", "departments", counts=counts, **context)
+
+
+async def departments_page(request: web.Request) -> web.Response:
+    return _departments(request, await _admin(request))
+
+
+async def department_save(request: web.Request) -> web.StreamResponse:
+    a, form = await _posted(request)
+    original = request.match_info.get("department_id")
+    entry = admin_forms.department_entry(form, creating=original is None)
+    try:
+        await a.service.save_department(a.group_id, original, entry)
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        prefix = "new" if original is None else f"department:{original}"
+        return _departments(request, a, draft=entry if original is None else {"id": "", "name": ""},
+                            errors=exc.fields(prefix))
+    raise _saved(a, "/admin/departments")
+
+
+async def department_delete(request: web.Request) -> web.StreamResponse:
+    a, _ = await _posted(request)
+    try:
+        await a.service.delete_department(a.group_id, request.match_info["department_id"])
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        return _departments(request, a, errors=exc.fields())
+    raise _saved(a, "/admin/departments")
+
+
+# -- devices ------------------------------------------------------------------------------------------------------
+def _devices(request: web.Request, a: Admin, template: str, **context: Any) -> web.Response:
+    owners = {u.user_id: u.display_name for u in a.group.users}
+    return _page(request, a, template, "devices", owners=owners, models=DEVICE_MODELS, **context)
+
+
+async def devices_page(request: web.Request) -> web.Response:
+    return _devices(request, await _admin(request), "admin_devices.html", draft=admin_forms.device_draft(None))
+
+
+async def device_page(request: web.Request) -> web.Response:
+    a = await _admin(request)
+    mac = request.match_info["mac"]
+    device = next((d for d in a.group.devices if d.mac == mac), None)
+    if device is None:
+        raise _not_found(a)
+    return _devices(request, a, "admin_device.html", original=mac, draft=admin_forms.device_draft(device))
+
+
+async def device_save(request: web.Request) -> web.StreamResponse:
+    a, form = await _posted(request)
+    original = request.match_info.get("mac")
+    try:
+        await a.service.save_device(a.group_id, original, admin_forms.device_entry(form))
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        draft = {k: form.get(k, "") for k in ("mac", "model", "owner", "label")} | {"provisioning_password": ""}
+        template = "admin_devices.html" if original is None else "admin_device.html"
+        return _devices(request, a, template, original=original, draft=draft, errors=exc.fields())
+    raise _saved(a, "/admin/devices")
+
+
+async def device_delete(request: web.Request) -> web.StreamResponse:
+    a, _ = await _posted(request)
+    try:
+        await a.service.delete_device(a.group_id, request.match_info["mac"])
+    except NotFound:
+        raise _not_found(a) from None
+    raise _saved(a, "/admin/devices")
+
+
+# -- group schedules ---------------------------------------------------------------------------------------------
+async def schedules_page(request: web.Request, **context: Any) -> web.Response:
+    a = await _admin(request)
+    time = [s.schedule for s in a.group.schedules if isinstance(s.schedule, Schedule)]
+    holiday = [s.schedule for s in a.group.schedules if not isinstance(s.schedule, Schedule)]
+    return _page(request, a, "admin_schedules.html", "schedules", time_schedules=time, holidays=holiday,
+                 **context)
+
+
+def _schedule_form(request: web.Request, a: Admin, original: str | None, draft: dict[str, Any],
+                   **context: Any) -> web.Response:
+    action = "/admin/schedules/new" if original is None else f"/admin/schedules/edit/{original}"
+    return _page(request, a, "schedule.html", "schedules", original=original, draft=draft, days=WEEKDAYS,
+                 day_names=DAY_NAMES, form_action=action, inverted=context.pop("inverted", False), opposite=False,
+                 **context)
+
+
+def _group_schedule(a: Admin, name: str) -> Schedule | None:
+    return next((s.schedule for s in a.group.schedules
+                 if isinstance(s.schedule, Schedule) and s.schedule.name == name), None)
+
+
+async def schedule_page(request: web.Request) -> web.Response:
+    a = await _admin(request)
+    name = request.match_info.get("name")
+    if name is None:
+        return _schedule_form(request, a, None, forms.schedule_to_form({"name": ""}))
+    schedule = _group_schedule(a, name)
+    if schedule is None:
+        raise _not_found(a)
+    return _schedule_form(request, a, name, forms.schedule_to_form(schedule.to_dict()), inverted=schedule.inverted)
+
+
+async def schedule_save(request: web.Request) -> web.StreamResponse:
+    a, form = await _posted(request)
+    original = request.match_info.get("name")
+    entry = forms.schedule_form(form)
+    current = None if original is None else _group_schedule(a, original)
+    if current is not None and current.inverted:
+        entry["inverted"] = True
+    try:
+        await a.service.save_schedule(a.group_id, original, entry)
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        return _schedule_form(request, a, original, forms.schedule_to_form(entry),
+                              inverted=bool(entry.get("inverted")), errors=exc.fields("schedule"))
+    raise _saved(a, "/admin/schedules")
+
+
+async def schedule_delete(request: web.Request) -> web.StreamResponse:
+    a, _ = await _posted(request)
+    try:
+        await a.service.delete_schedule(a.group_id, request.match_info["name"])
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        return await schedules_page(request, errors=exc.fields())
+    raise _saved(a, "/admin/schedules")
+
+
+# -- group directory -----------------------------------------------------------------------------------------------
+def _directory(request: web.Request, a: Admin, **context: Any) -> web.Response:
+    context.setdefault("contact", {"name": "", "number": ""})
+    return _page(request, a, "admin_directory.html", "directory", **context)
+
+
+async def directory_page(request: web.Request) -> web.Response:
+    return _directory(request, await _admin(request))
+
+
+def _contact_index(request: web.Request, a: Admin) -> int:
+    text = request.match_info["index"]
+    if not text.isdigit() or int(text) >= len(a.group.contacts):
+        raise _not_found(a)
+    return int(text)
+
+
+async def contact_page(request: web.Request) -> web.Response:
+    a = await _admin(request)
+    index = _contact_index(request, a)
+    contact = a.group.contacts[index]
+    return _page(request, a, "admin_contact.html", "directory", index=index,
+                 contact={"name": contact.name, "number": national(contact.number, a.group.group.country_code)})
+
+
+async def contact_save(request: web.Request) -> web.StreamResponse:
+    a, form = await _posted(request)
+    index = None if "index" not in request.match_info else _contact_index(request, a)
+    entry = admin_forms.contact_entry(form)
+    try:
+        await a.service.save_contact(a.group_id, index, entry)
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        if index is None:
+            return _directory(request, a, contact=entry, errors=exc.fields("contact"))
+        return _page(request, a, "admin_contact.html", "directory", index=index, contact=entry,
+                     errors=exc.fields("contact"))
+    raise _saved(a, "/admin/directory")
+
+
+async def contact_delete(request: web.Request) -> web.StreamResponse:
+    a, _ = await _posted(request)
+    try:
+        await a.service.delete_contact(a.group_id, _contact_index(request, a))
+    except NotFound:
+        raise _not_found(a) from None
+    raise _saved(a, "/admin/directory")
+
+
+async def admin_root(request: web.Request) -> web.StreamResponse:
+    await _admin(request)
+    raise web.HTTPSeeOther("/admin/users")
+
+
+ROUTES: Final[tuple[tuple[str, str, Callable[[web.Request], Any]], ...]] = (
+    ("GET", "/admin", admin_root),
+    ("GET", "/admin/users", users_page),
+    ("GET", "/admin/users/new", user_page),
+    ("POST", "/admin/users/new", user_save),
+    ("GET", "/admin/users/{user_id}", user_page),
+    ("POST", "/admin/users/{user_id}", user_save),
+    ("POST", "/admin/users/{user_id}/delete", user_delete),
+    ("GET", "/admin/numbers", numbers_page),
+    ("POST", "/admin/numbers", number_add),
+    ("POST", "/admin/numbers/{number}/delete", number_delete),
+    ("GET", "/admin/departments", departments_page),
+    ("POST", "/admin/departments", department_save),
+    ("POST", "/admin/departments/{department_id}", department_save),
+    ("POST", "/admin/departments/{department_id}/delete", department_delete),
+    ("GET", "/admin/devices", devices_page),
+    ("POST", "/admin/devices", device_save),
+    ("GET", "/admin/devices/{mac}", device_page),
+    ("POST", "/admin/devices/{mac}", device_save),
+    ("POST", "/admin/devices/{mac}/delete", device_delete),
+    ("GET", "/admin/schedules", schedules_page),
+    ("GET", "/admin/schedules/new", schedule_page),
+    ("POST", "/admin/schedules/new", schedule_save),
+    ("GET", "/admin/schedules/edit/{name}", schedule_page),
+    ("POST", "/admin/schedules/edit/{name}", schedule_save),
+    ("POST", "/admin/schedules/delete/{name}", schedule_delete),
+    ("GET", "/admin/directory", directory_page),
+    ("POST", "/admin/directory", contact_save),
+    ("GET", "/admin/directory/{index}", contact_page),
+    ("POST", "/admin/directory/{index}", contact_save),
+    ("POST", "/admin/directory/{index}/delete", contact_delete),
+)
+
+
+def add_admin_routes(app: web.Application) -> None:
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)
