@@ -262,7 +262,8 @@ async def _start_http(running: RunningServer, address: ListenAddress) -> None:
 
 def portal_of(running: RunningServer) -> Portal:
     """The self-service portal over the server's own subscriber store (a change acts on the next call), its
-    call log and click-to-dial, with the group administrator pages over the same store; reset links go to the log unless CALLCONNECT_SMTP_HOST names a mail server."""
+    call log and click-to-dial, with the group administrator pages over the same store; reset links go to the
+    log unless CALLCONNECT_SMTP_HOST names a mail server."""
     call_log = SqliteCallLogStore(running.call_log_db)
     service = PortalService(running.subscribers, lambda: running.application.directory,
                             call_log=call_log.rows_of, click_to_dial=running.click_to_dial)

@@ -176,7 +176,12 @@ async def user_put(request: web.Request) -> web.Response:
 async def user_delete(request: web.Request) -> web.Response:
     scope = await _authorized(request, write=True)
     user_id = request.match_info["user_id"]
-    return await _change(scope, lambda s: s.service.delete_user(s.group_id, user_id), lambda d: {"deleted": True})
+
+    def deleted(_: GroupDescription) -> dict[str, bool]:
+        request.app[PORTAL_KEY].sessions.destroy_user(user_id)  # a deleted user is logged out at once
+        return {"deleted": True}
+
+    return await _change(scope, lambda s: s.service.delete_user(s.group_id, user_id), deleted)
 
 
 # -- numbers -------------------------------------------------------------------------------------------------

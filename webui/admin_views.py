@@ -145,14 +145,16 @@ async def user_save(request: web.Request) -> web.StreamResponse:
 
 async def user_delete(request: web.Request) -> web.StreamResponse:
     a, _ = await _posted(request)
+    user_id = request.match_info["user_id"]
     try:
-        await a.service.delete_user(a.group_id, request.match_info["user_id"])
+        await a.service.delete_user(a.group_id, user_id)
     except NotFound:
         raise _not_found(a) from None
     except ChangeRefused as exc:
         departments = {d.id: d.name for d in a.group.departments}
         return _page(request, a, "admin_users.html", "users", users=list(a.group.users), departments=departments,
                      q="", errors=exc.fields())
+    request.app[PORTAL_KEY].sessions.destroy_user(user_id)  # a deleted user is logged out at once
     raise _saved(a, "/admin/users")
 
 

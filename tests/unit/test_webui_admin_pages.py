@@ -204,8 +204,10 @@ async def test_delete_a_user(env: Env) -> None:
     assert r.status == 400
     assert "devices[1].owner: il n'y a pas d'utilisateur 'marie.martin'" in await text_of(r)
     assert await env.store.get_user("marie.martin") is not None
+    pieter = env.portal.sessions.rotate(env.portal.sessions.create(), "pieter.peeters")  # Pieter is logged in
     r = await post(env, "/admin/users/pieter.peeters/delete", token)
     assert r.status == 303 and await env.store.get_user("pieter.peeters") is None
+    assert env.portal.sessions.get(pieter.id) is None
     jean = await env.store.get_user("jean.dupont")
     assert jean is not None and jean.services.blf.monitored_users == ("marie.martin", "sophie.lambert")
     assert (await post(env, "/admin/users/pieter.peeters/delete", token)).status == 404

@@ -1,0 +1,110 @@
+"""The group administrator's pages in a real browser (Chromium via Playwright) against the real server: the
+demo group's administrator logs in choosing the user type "Administrateur de groupe", every admin page is shown
+(screenshots in test-artifacts/), a user with an extension is created (first with a taken extension: the
+`provision apply` message shows next to the field and nothing is saved), and then that new user's pjsua2
+phone registers with the SIP password chosen in the browser and rings when Jean dials the new extension."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provisioning.demo import DEMO_ADMIN, DEMO_ADMIN_PASSWORD
+from tests.helpers.pjsua_agent import PjsuaAgent
+from tests.helpers.server import DEMO_DOMAIN, DEMO_USERS, ServerProcess
+
+pytestmark = pytest.mark.integration
+
+ADMIN_TABS = ["users", "numbers", "departments", "devices", "schedules", "directory"]
+
+
+def base_url(server: ServerProcess) -> str:
+    return f"http://127.0.0.1:{server.http_port}"
+
+
+def log_in_as_admin(page: Any, server: ServerProcess) -> None:
+    page.goto(base_url(server) + "/login")
+    page.select_option("#user_type", "groupadmin")
+    page.locator("#username").focus()
+    page.keyboard.type(DEMO_ADMIN)
+    page.keyboard.press("Tab")
+    page.keyboard.type(DEMO_ADMIN_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/admin/users$"))
+
+
+def test_admin_creates_a_user_whose_phone_then_rings(browser: Any, portal_server: ServerProcess, artifacts: Path,
+                                                     tmp_path: Path) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    log_in_as_admin(page, portal_server)
+    assert "Administrateur Demo" in page.locator("#who").inner_text()
+    assert page.locator("h1").inner_text() == "Utilisateurs"
+    for tab in ADMIN_TABS:
+        page.locator(f"#tab-{tab}").click()
+        assert page.locator(f"#tab-{tab}").get_attribute("aria-current") == "page"
+        page.screenshot(path=str(artifacts / f"admin-{tab}.png"), full_page=True)
+    page.goto(base_url(portal_server) + "/admin/users/jean.dupont")
+    page.screenshot(path=str(artifacts / "admin-user-edit.png"), full_page=True)
+
+    # a new user: the taken extension is refused next to its field, then the user is created
+    page.goto(base_url(portal_server) + "/admin/users")
+    page.click("#add-user")
+    page.fill("#u-user_id", "luc.leroy")
+    page.fill("#u-first_name", "Luc")
+    page.fill("#u-last_name", "Leroy")
+    page.select_option("#u-department_id", "ventes")
+    page.fill("#u-extension", "203")
+    page.fill("#u-numbers", "02 221 12 05")
+    page.fill("#u-sip_username", "205")
+    page.fill("#u-sip_password", "demo205")
+    page.fill("#u-portal_password", "portal205")
+    page.click("#u-save")
+    assert page.locator("#u-extension-error").inner_text() == "'203' est déjà l'extension de 'pieter.peeters'"
+    page.screenshot(path=str(artifacts / "admin-user-error.png"), full_page=True)
+    page.fill("#u-extension", "205")
+    page.fill("#u-sip_password", "demo205")  # password fields are never sent back
+    page.fill("#u-portal_password", "portal205")
+    page.click("#u-save")
+    page.wait_for_url(re.compile(r".*/admin/users$"))
+    assert page.locator(".flash").inner_text() == "Enregistré."
+    assert "Luc Leroy" in page.locator("#users").inner_text()
+    page.screenshot(path=str(artifacts / "admin-user-created.png"), full_page=True)
+    page.goto(base_url(portal_server) + "/admin/numbers")
+    assert "022211205" in page.locator("#numbers").inner_text()
+    context.close()
+
+    # the SIP side routes with it at once: Luc's phone registers and rings when Jean dials 205
+    registrar = f"sip:{portal_server.host}:{portal_server.port}"
+    agents: list[PjsuaAgent] = []
+
+    def phone(user: str, password: str) -> PjsuaAgent:
+        agent = PjsuaAgent.start(user=user, password=password, registrar=registrar, domain=DEMO_DOMAIN,
+                                 log_dir=tmp_path / "pjsua", proxy=f"{registrar};lr", max_lifetime=60.0)
+        agents.append(agent)
+        assert agent.register().code == 200, agent.describe()
+        return agent
+
+    try:
+        luc = phone("205", "demo205")
+        jean = phone("201", DEMO_USERS["201"])
+        jean.call(f"sip:205@{DEMO_DOMAIN}")
+        _, shown = luc.wait_incoming(timeout=10.0)
+        assert "Jean Dupont" in shown, shown
+    finally:
+        for agent in agents:
+            agent.close()
+
+    # and Luc can sign in to his own portal with the password the administrator chose
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(base_url(portal_server) + "/login")
+    page.fill("#username", "205")
+    page.fill("#password", "portal205")
+    page.click("#signin")
+    page.wait_for_url(re.compile(r".*/portal/profile$"))
+    assert page.locator("#who").inner_text() == "Luc Leroy"
+    context.close()
