@@ -1,4 +1,5 @@
-"""The group administrator's HTML pages (`/admin/...`): users (list, create, edit, delete), numbers and
+"""The group administrator's HTML pages (`/admin/...`): users (list, create, edit, delete, their main
+services switched on or off), numbers and
 extensions, departments, devices, group schedules and the group directory of the administrator's own group.
 
 Access: no session -> redirect to /login; an end user's session -> 403; an administrator sees and changes
@@ -25,7 +26,7 @@ from webui.admin_service import AdminService, ChangeRefused, NotFound
 from webui.i18n import gettext
 from webui.security import Session
 from webui.services import national
-from webui.views import DAY_NAMES
+from webui.views import DAY_NAMES, SECTION_TITLES
 from webui.web import CSRF_FIELD, PORTAL_KEY, current_session, logout, render, require_csrf
 
 __all__ = ["add_admin_routes"]
@@ -33,6 +34,9 @@ __all__ = ["add_admin_routes"]
 log = structlog.get_logger("callconnect.portal")
 
 FORBIDDEN: Final = "This page is for group administrators."
+SERVICE_TOGGLES: Final = ("dnd", "call_waiting", "voicemail", "clir", "colr", "external_clid_delivery",
+                          "internal_clid_delivery")
+"""The settings an administrator switches on or off for a user on the user's page (the rest is the user's)."""
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
@@ -113,8 +117,10 @@ async def users_page(request: web.Request) -> web.Response:
 
 def _user_form(request: web.Request, a: Admin, original: str | None, draft: dict[str, str],
                **context: Any) -> web.Response:
+    user = None if original is None else a.group.user(original)
+    toggles = {} if user is None else {name: getattr(user.services, name).active for name in SERVICE_TOGGLES}
     return _page(request, a, "admin_user.html", "users", original=original, draft=draft, languages=LANGUAGES,
-                 **context)
+                 toggles=toggles, titles=SECTION_TITLES, **context)
 
 
 async def user_page(request: web.Request) -> web.Response:
@@ -141,6 +147,26 @@ async def user_save(request: web.Request) -> web.StreamResponse:
             draft["user_id"] = original
         return _user_form(request, a, original, draft, errors=admin_forms.field_errors(exc.fields()))
     raise _saved(a, "/admin/users")
+
+
+async def user_services_save(request: web.Request) -> web.StreamResponse:
+    """Switch the `SERVICE_TOGGLES` of a user on or off (`svc-<name>` check boxes); the rest is kept."""
+    a, form = await _posted(request)
+    user_id = request.match_info["user_id"]
+    user = a.group.user(user_id)
+    if user is None:
+        raise _not_found(a)
+    services = user.services.to_dict()
+    for name in SERVICE_TOGGLES:
+        services[name] = {**services[name], "active": form.get(f"svc-{name}") == "on"}
+    try:
+        await a.service.save_user(a.group_id, user_id, {"services": services})
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        return _user_form(request, a, user_id, admin_forms.user_draft(user, a.group.group.country_code),
+                          errors=admin_forms.field_errors(exc.fields()))
+    raise _saved(a, f"/admin/users/{user_id}")
 
 
 async def user_delete(request: web.Request) -> web.StreamResponse:
@@ -395,6 +421,7 @@ ROUTES: Final[tuple[tuple[str, str, Callable[[web.Request], Any]], ...]] = (
     ("POST", "/admin/users/new", user_save),
     ("GET", "/admin/users/{user_id}", user_page),
     ("POST", "/admin/users/{user_id}", user_save),
+    ("POST", "/admin/users/{user_id}/services", user_services_save),
     ("POST", "/admin/users/{user_id}/delete", user_delete),
     ("GET", "/admin/numbers", numbers_page),
     ("POST", "/admin/numbers", number_add),

@@ -94,6 +94,10 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
                                                "Deze pagina is voorbehouden aan groepsbeheerders."),
     "Not found in your group.": ("Introuvable dans votre groupe.", "Niet gevonden in uw groep."),
     "Add a user": ("Ajouter un utilisateur", "Gebruiker toevoegen"),
+    "Services": ("Services", "Diensten"),
+    "The user changes the other settings in their own portal.": (
+        "L'utilisateur modifie les autres paramètres dans son propre portail.",
+        "De gebruiker wijzigt de andere instellingen in zijn eigen portaal."),
     "Edit the user": ("Modifier l'utilisateur", "Gebruiker wijzigen"),
     "Back to the list": ("Retour à la liste", "Terug naar de lijst"),
     "Separate numbers with commas; the first one is the main number.": (

@@ -24,7 +24,8 @@ env = admin_env  # the fixture's name in these tests
 GETS = ["/admin/users", "/admin/users/new", "/admin/users/jean.dupont", "/admin/numbers", "/admin/departments",
         "/admin/devices", "/admin/devices/001565000201", "/admin/schedules", "/admin/schedules/new",
         "/admin/schedules/edit/Heures de bureau", "/admin/directory", "/admin/directory/0"]
-POSTS = ["/admin/users/new", "/admin/users/marie.martin", "/admin/users/marie.martin/delete", "/admin/numbers",
+POSTS = ["/admin/users/new", "/admin/users/marie.martin", "/admin/users/marie.martin/services",
+         "/admin/users/marie.martin/delete", "/admin/numbers",
          "/admin/numbers/+3222211290/delete", "/admin/departments", "/admin/departments/ventes",
          "/admin/departments/ventes/delete", "/admin/devices", "/admin/devices/001565000201",
          "/admin/devices/001565000201/delete", "/admin/schedules/new", "/admin/schedules/edit/Heures de bureau",
@@ -196,6 +197,20 @@ async def test_edit_a_user_keeps_passwords_and_settings(env: Env) -> None:
     again = await env.store.get_user("marie.martin")
     assert again is not None and again.sip_ha1 != marie.sip_ha1 and again.extension is None
     assert (await post(env, "/admin/users/nobody", token, first_name="A", last_name="B")).status == 404
+
+
+async def test_switch_a_users_services(env: Env) -> None:
+    token = await env.admin_login()
+    marie = await env.store.get_user("marie.martin")
+    assert marie is not None and marie.services.voicemail.active and not marie.services.dnd.active
+    page = await text_of(await env.client.get("/admin/users/marie.martin"))
+    assert 'id="svc-voicemail" checked' in page and 'id="svc-dnd">' in page and "Ne pas déranger" in page
+    r = await post(env, "/admin/users/marie.martin/services", token, **{"svc-dnd": "on", "svc-call_waiting": "on"})
+    assert r.status == 303 and r.headers["Location"] == "/admin/users/marie.martin"
+    after = await env.store.get_user("marie.martin")
+    assert after is not None and after.services.dnd.active and not after.services.voicemail.active
+    assert after.services.blf == marie.services.blf and after.sip_ha1 == marie.sip_ha1
+    assert (await post(env, "/admin/users/olivier.autre/services", token, **{"svc-dnd": "on"})).status == 404
 
 
 async def test_delete_a_user(env: Env) -> None:
