@@ -38,6 +38,7 @@ __all__ = [
     "KINDS",
     "ApplyReport",
     "ChangeCount",
+    "ChangedMeanwhile",
     "InMemorySubscriberStore",
     "SubscriberStore",
     "check_update_services",
@@ -62,9 +63,12 @@ class SubscriberStore(Protocol):
         cheap: called for every SIP request, so that a change is seen by the next request."""
         ...
 
-    async def apply_group(self, desc: GroupDescription, *, dry_run: bool = False) -> ApplyReport:
+    async def apply_group(self, desc: GroupDescription, *, dry_run: bool = False,
+                          expected: GroupDescription | None = None) -> ApplyReport:
         """Make the group exactly `desc` (all or nothing), or raise `ProvisioningError` listing every
-        problem and change nothing. `dry_run` validates and reports without writing."""
+        problem and change nothing. `dry_run` validates and reports without writing. With `expected` (an
+        `export_group()` result) the group is changed only if it still is exactly that, else
+        `ChangedMeanwhile` is raised and nothing written (an edit of what was read, never a lost update)."""
         ...
 
     async def export_group(self, group_id: str) -> GroupDescription:
@@ -88,6 +92,15 @@ class SubscriberStore(Protocol):
 
     async def close(self) -> None:
         ...
+
+
+class ChangedMeanwhile(Exception):
+    """`apply_group(expected=...)`: the group is no longer what the caller read; read it again."""
+
+
+def check_expected(current: GroupDescription | None, expected: GroupDescription | None) -> None:
+    if expected is not None and current != expected:
+        raise ChangedMeanwhile(expected.group.id)
 
 
 # -- what an apply changes -----------------------------------------------------------------------------------
@@ -317,9 +330,11 @@ class InMemorySubscriberStore:
     def has_changed(self) -> bool:
         return self._loaded_revision != self._revision
 
-    async def apply_group(self, desc: GroupDescription, *, dry_run: bool = False) -> ApplyReport:
+    async def apply_group(self, desc: GroupDescription, *, dry_run: bool = False,
+                          expected: GroupDescription | None = None) -> ApplyReport:
         async with self._lock:
             gid = desc.group.id
+            check_expected(self._groups.get(gid), expected)
             others = [g for k, g in self._groups.items() if k != gid]
             final, report = await prepare_apply(desc, self._groups.get(gid), others, hasher=self._hasher,
                                                 dry_run=dry_run)

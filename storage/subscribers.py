@@ -53,7 +53,7 @@ from provisioning.model import (
     Trunk,
     User,
 )
-from provisioning.store import ApplyReport, check_update_services, prepare_apply
+from provisioning.store import ApplyReport, check_expected, check_update_services, prepare_apply
 from storage.database import open_database, open_watch_connection
 
 __all__ = ["SqliteSubscriberStore"]
@@ -245,11 +245,13 @@ class SqliteSubscriberStore:
         return out
 
     # -- writes --------------------------------------------------------------------------------------------
-    async def apply_group(self, desc: GroupDescription, *, dry_run: bool = False) -> ApplyReport:
+    async def apply_group(self, desc: GroupDescription, *, dry_run: bool = False,
+                          expected: GroupDescription | None = None) -> ApplyReport:
         gid = desc.group.id
         for _ in range(_MAX_ATTEMPTS):
             revision, groups = await self._read_snapshot(None)
             current = next((g for g in groups if g.group.id == gid), None)
+            check_expected(current, expected)  # the revision check below keeps it true until the write
             others = [g for g in groups if g.group.id != gid]
             final, report = await prepare_apply(desc, current, others, hasher=self._hasher, dry_run=dry_run)
             if dry_run or not report.changed:

@@ -11,8 +11,9 @@ is written once, in the model, and a refused change carries the same `(field pat
 prints (`users[4].extension: '201' is already the extension of user 'jean.dupont'`); nothing is written
 then. Applying bumps the store's revision, so the running server reloads its directory snapshot before the
 next SIP request (the next call routes with the change). The other users' service settings and portal
-passwords are left out of the document, so the store keeps their current values (what a user changed in
-the portal meanwhile is never overwritten).
+passwords are left out of the document, so the store keeps their current values, and the apply is
+conditional on the group being still what was read (`expected`): when anything changed meanwhile (a user's
+setting, `provision apply`, another server process) the edit is made again on the new state, never lost.
 
 Authorization by construction: every operation takes the administrator's group id and looks objects up in
 that group only (another group's user is "not found"). It knows the models, the provisioning file format and
@@ -38,11 +39,12 @@ from provisioning.model import (
     verify_portal_password,
 )
 from provisioning.numbers import NumberError, to_e164
-from provisioning.store import KEPT_NOTE, SubscriberStore
+from provisioning.store import KEPT_NOTE, ChangedMeanwhile, SubscriberStore
 
 __all__ = ["AdminService", "ChangeRefused", "NotFound"]
 
 SOURCE: Final = "portal"
+ATTEMPTS: Final = 5  # edits of a group that keeps changing under us (another administrator, provision apply)
 _DUMMY_HASH: Final = hash_portal_password("not a real administrator password, only for timing")
 
 
@@ -150,18 +152,24 @@ class AdminService:
 
     # -- the one write path --------------------------------------------------------------------------------
     async def _change(self, group_id: str, edit: Edit) -> GroupDescription:
+        """Apply `edit` to the group's document as stored now; if the group changed between reading and
+        writing (a user's settings, another process), start over from what is stored then."""
         async with self._locks.setdefault(group_id, asyncio.Lock()):
-            current = await self.group(group_id)
-            doc = _document(current)
-            focus = edit(doc, current)
-            try:
-                await self.store.apply_group(parse_group(doc, SOURCE))
-            except ProvisioningError as exc:
-                # The document leaves every user's settings out on purpose: the note about "the file" is moot.
-                problems = [(path, message.removesuffix(KEPT_NOTE)) for path, message in exc.fields] or [
-                    ("", p) for p in exc.problems]
-                raise ChangeRefused(tuple(problems), focus) from None
-            return await self.group(group_id)
+            for _ in range(ATTEMPTS):
+                current = await self.group(group_id)
+                doc = _document(current)
+                focus = edit(doc, current)
+                try:
+                    await self.store.apply_group(parse_group(doc, SOURCE), expected=current)
+                except ChangedMeanwhile:
+                    continue
+                except ProvisioningError as exc:
+                    # The document leaves users' settings out on purpose: the note about "the file" is moot.
+                    problems = [(path, message.removesuffix(KEPT_NOTE)) for path, message in exc.fields] or [
+                        ("", p) for p in exc.problems]
+                    raise ChangeRefused(tuple(problems), focus) from None
+                return await self.group(group_id)
+            raise RuntimeError(f"group {group_id} kept changing during {ATTEMPTS} attempts")
 
     # -- users ---------------------------------------------------------------------------------------------
     async def save_user(self, group_id: str, original: str | None, entry: Mapping[str, Any]) -> GroupDescription:

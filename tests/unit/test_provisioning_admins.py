@@ -16,7 +16,7 @@ from argon2.profiles import CHEAPEST
 from provisioning.apply import dump_group, group_document, loads_group, parse_group
 from provisioning.demo import DEMO_ADMIN, DEMO_ADMIN_PASSWORD, demo_group_description
 from provisioning.model import GroupAdministrator, ProvisioningError, verify_portal_password
-from provisioning.store import ChangeCount, InMemorySubscriberStore, SubscriberStore
+from provisioning.store import ChangeCount, ChangedMeanwhile, InMemorySubscriberStore, SubscriberStore
 from storage.subscribers import SqliteSubscriberStore
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "demo-group.toml"
@@ -116,3 +116,17 @@ async def test_an_administrator_name_belongs_to_one_group(store: SubscriberStore
     data["administrators"] = []
     assert (await store.apply_group(parse_group(data, "other.toml"))).changed
     assert [a.username for a in (await store.export_group("other")).administrators] == []
+
+
+async def test_an_expected_group_makes_the_apply_conditional(store: SubscriberStore) -> None:
+    await store.apply_group(demo_group_description())
+    read = await store.export_group("demo")
+    jean = read.user("jean.dupont")
+    assert jean is not None
+    await store.update_services("jean.dupont", replace(jean.services, dnd=replace(jean.services.dnd, active=True)))
+    renamed = replace(demo_group_description(), group=replace(read.group, name="Renamed"))
+    with pytest.raises(ChangedMeanwhile):
+        await store.apply_group(renamed, expected=read)
+    assert (await store.export_group("demo")).group.name == "Demo"
+    report = await store.apply_group(renamed, expected=await store.export_group("demo"))
+    assert report.count("group") == ChangeCount(updated=1)
