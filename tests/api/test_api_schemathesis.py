@@ -17,7 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from tests.helpers.server import ServerProcess
+from tests.helpers.server import ServerProcess, wait_for
 from webui.openapi import openapi_document
 
 pytestmark = pytest.mark.integration
@@ -32,6 +32,14 @@ class Live:
     csrf: str
     admin_cookies: dict[str, str]
     admin_csrf: str
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def log_in(url: str, path: str, username: str, password: str) -> tuple[dict[str, str], str]:
@@ -51,6 +59,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     server = ServerProcess.start(base / "data", http=True)
     try:
         url = f"http://127.0.0.1:{server.http_port}"
+        wait_for(lambda: http_ok(url + "/healthz"), 10.0, what="the HTTP side")  # SIP answers first
         cookies, csrf = log_in(url, "/api/v1/session", "201", "portal201")
         admin_cookies, admin_csrf = log_in(url, "/api/v1/admin/session", "demo.admin", "demoadmin1")
         yield Live(url, cookies, csrf, admin_cookies, admin_csrf)
