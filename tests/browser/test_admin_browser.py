@@ -1,8 +1,9 @@
 """The group administrator's pages in a real browser (Chromium via Playwright) against the real server: the
-demo group's administrator logs in choosing the user type "Administrateur de groupe", every admin page is shown
-(screenshots in test-artifacts/), a user with an extension is created (first with a taken extension: the
-`provision apply` message shows next to the field and nothing is saved), and then that new user's pjsua2
-phone registers with the SIP password chosen in the browser and rings when Jean dials the new extension."""
+demo group's administrator logs in choosing the user type "Administrateur de groupe", every admin page is
+shown on a desktop and a 375 px phone (screenshots in test-artifacts/), a user with an extension is created
+(first with a taken extension: the `provision apply` message shows next to the field and nothing is saved),
+and then that new user's pjsua2 phone registers with the SIP password chosen in the browser and rings when
+Jean dials the new extension."""
 
 from __future__ import annotations
 
@@ -76,6 +77,17 @@ def test_admin_creates_a_user_whose_phone_then_rings(browser: Any, portal_server
     page.goto(base_url(portal_server) + "/admin/numbers")
     assert "022211205" in page.locator("#numbers").inner_text()
     context.close()
+
+    phone_screen = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = phone_screen.new_page()
+    log_in_as_admin(page, portal_server)
+    for path in [*(f"/admin/{tab}" for tab in ADMIN_TABS), "/admin/users/luc.leroy"]:
+        page.goto(base_url(portal_server) + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375 + 1, f"{path} is {width}px wide on a 375px screen"
+        page.screenshot(path=str(artifacts / f"phone-admin-{path.split('/')[2]}{'-edit' if path.count('/') > 2 else ''}"
+                                              ".png"), full_page=True)
+    phone_screen.close()
 
     # the SIP side routes with it at once: Luc's phone registers and rings when Jean dials 205
     registrar = f"sip:{portal_server.host}:{portal_server.port}"
