@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import array
+import contextlib
+import faulthandler
 import gc
 import math
 import os
@@ -54,7 +56,7 @@ log = structlog.get_logger("voicemail")
 MAX_CALLS: Final = 4
 MIN_MESSAGE_SECONDS: Final = 1.0
 SILENCE_RMS: Final = 60.0  # of 32,768: below it a "message" is line noise
-_DEAD_CALL_GRACE: Final = 5.0  # seconds a disconnected call object is kept before it may be collected
+_PLAYER_RETIRE_SECONDS: Final = 2.0  # a finished player lives on this long (see Worker._release)
 _WRITER_CLOSE_WAIT: Final = 2.0  # seconds pjmedia gets to close a recording before we take it as it is
 
 
@@ -153,13 +155,14 @@ class VoicemailCall(pj.Call):  # type: ignore[misc]
         super().__init__(account, call_id)
         self.worker = worker
         self.state: _CallState | None = None
-        self.disconnected_at: float | None = None
 
     def onCallState(self, prm: Any) -> None:
         info = self.getInfo()
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self.disconnected_at = time.monotonic()
             self.worker.on_disconnected(self)
+            # pjsua frees this call's slot when the callback returns and gives it to the next INVITE. The
+            # C++ object must be gone by then: its destructor hangs up whatever call holds its slot number.
+            self.worker.forget(self)
 
     def onCallMediaState(self, prm: Any) -> None:
         info = self.getInfo()
@@ -192,7 +195,7 @@ class Worker:
         self.allowed = allowed
         self.max_message_seconds = max_message_seconds
         self.calls: list[VoicemailCall] = []
-        self.dead: list[VoicemailCall] = []
+        self.retired: list[tuple[float, Any]] = []  # (destroy after, player)
         self.closing: list[_ClosingRecording] = []
         self.stopping = False
         self.ep = pj.Endpoint()
@@ -279,7 +282,7 @@ class Worker:
         for closing in self.closing:
             self._store_recording(closing)
         self.calls.clear()
-        self.dead.clear()
+        self.retired.clear()
         self.account = None
         gc.collect()
         self.ep.libDestroy()
@@ -327,19 +330,22 @@ class Worker:
 
     def on_disconnected(self, call: VoicemailCall) -> None:
         state = call.state
+        if state is not None:
+            log.info("voicemail_call_ended", mailbox=state.request.mailbox, caller=state.request.caller_number)
         if state is not None and not state.ended:
             self._carry_out(call, state.session.hung_up(time.monotonic()))
             state.ended = True
             self._stop_media(call)
 
+    def forget(self, call: VoicemailCall) -> None:
+        """Drop the worker's reference to a disconnected call (the caller's is the last one)."""
+        with contextlib.suppress(ValueError):
+            self.calls.remove(call)
+
     # -- the loop ----------------------------------------------------------------------------------------
     def step(self, now: float) -> None:
         for call in list(self.calls):
             state = call.state
-            if call.disconnected_at is not None:
-                self.calls.remove(call)
-                self.dead.append(call)
-                continue
             if state is None or state.ended or not state.started:
                 continue
             while state.digits and not state.ended:
@@ -356,9 +362,8 @@ class Worker:
                 self._carry_out(call, state.session.tick(now))
         if self.closing:
             self._settle_recordings(now)
-        if self.dead:
-            self.dead = [c for c in self.dead if c.disconnected_at is not None
-                         and now - c.disconnected_at < _DEAD_CALL_GRACE]
+        if self.retired and self.retired[0][0] <= now:
+            self.retired = [(at, port) for at, port in self.retired if at > now]
 
     # -- carrying actions out ----------------------------------------------------------------------------
     def _carry_out(self, call: VoicemailCall, actions: list[Action]) -> None:
@@ -424,11 +429,15 @@ class Worker:
             self._release(playback.player, state.media)
 
     def _release(self, port: Any, media: Any) -> None:
+        """Stop a player now; destroy it later. At its end of file pjsua2 queues a job holding the player's
+        address, run by a later libHandleEvents(): a player destroyed before that job ran crashed the worker
+        (SIGSEGV, seen with 100 deposits at once)."""
         try:
             if media is not None:
                 port.stopTransmit(media)
         except pj.Error:
             pass
+        self.retired.append((time.monotonic() + _PLAYER_RETIRE_SECONDS, port))
 
     def _start_recording(self, state: _CallState, purpose: str) -> None:
         if state.media is None:
@@ -509,6 +518,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-message-seconds", type=float, default=120.0)
     parser.add_argument("--log-level", type=int, default=1, help="pjsip's log level (to stderr), 0..6")
     args = parser.parse_args(argv)
+    faulthandler.enable()  # a crash in pjsua's C code leaves the Python stack on stderr
     from sipserver.logs import configure_logging
     # stdout carries only READY; pjsip's C-level console log (fd 1) and ours go to stderr.
     sys.stdout.flush()

@@ -14,7 +14,8 @@ Covered:
 - Marie sets a PIN and records her busy greeting at 1969; Jean calling her hears it; from Jean's phone, `*`
   during her greeting and her PIN open her mailbox, where Pieter's message plays;
 - faults: a caller hanging up during the greeting leaves nothing; hanging up during the recording keeps what
-  was said; a silent "message" is not kept; two callers at once leave two messages, each its own tone;
+  was said; a silent "message" is not kept; two callers at once leave two messages, each its own tone; the
+  next call in a worker's freed call slot runs to its end;
 - a killed worker: the next call goes to the other worker; with every worker killed, a call to voicemail gets
   486 at once (never hangs), and once the workers are back a call reaches the mailbox again.
 """
@@ -364,6 +365,24 @@ def test_two_callers_leave_two_messages_at_once(make_bed: BedFactory) -> None:
     assert set(by_caller) == {"201", "203"}
     assert tone_share(by_caller["201"], TONES["201"]) > 0.8
     assert tone_share(by_caller["203"], TONES["203"]) > 0.8
+
+
+def test_the_next_call_in_a_freed_worker_slot_is_not_cut(make_bed: BedFactory) -> None:
+    """pjsua gives a freed call slot to the next INVITE: a worker that kept the old call's object around had
+    its destructor hang up whatever call held the slot by then (found by the deposit benchmark)."""
+    bed = make_bed(**{MARIE: DND})
+    jean, pieter = bed.phone("201"), bed.phone("203")
+    for _ in range(4):  # pjsua hands out its 4 slots in turn: the 5th call gets the first call's
+        call = dial(jean, "202")
+        answered(jean, call)
+        hang_up(jean, call)
+    call = dial(pieter, "202")
+    answered(pieter, call)
+    bed.recording_started()
+    time.sleep(4.0)  # well past 5 s since Jean's call ended
+    hang_up(pieter, call)
+    wait_until(lambda: len(bed.messages()) == 1, 5.0, "Pieter's message")
+    assert bed.messages()[0]["duration"] >= 3.0, "the second call was cut short"
 
 
 def test_killed_workers_fail_over_and_come_back(make_bed: BedFactory) -> None:
