@@ -19,6 +19,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+import structlog
 from aiohttp import web
 
 from features.model import Schedule
@@ -30,6 +31,9 @@ from webui.web import CSRF_HEADER, PORTAL_KEY, current_session, ensure_session, 
 __all__ = ["add_admin_api_routes"]
 
 PREFIX: Final = "/api/v1/admin"
+
+log = structlog.get_logger("callconnect.portal")
+security_log = structlog.get_logger("callconnect.security")
 
 
 def _json_error(cls: type[web.HTTPException], message: str) -> web.HTTPException:
@@ -86,6 +90,7 @@ async def _change(scope: Scope, change: Change, answer: Callable[[GroupDescripti
         return web.json_response({"error": f"not found: {exc}"}, status=404)
     except ChangeRefused as exc:
         return _problems(exc)
+    log.info("portal_admin_change", admin=scope.session.admin, group=scope.group_id, api=True)
     return web.json_response(answer(desc), status=status)
 
 
@@ -130,6 +135,8 @@ async def session_post(request: web.Request) -> web.Response:
     admin = await portal.admin.authenticate(username[:200], password[:1000])
     if admin is None:
         portal.throttle.failed(*keys)
+        security_log.warning("portal_login_failed", peer=request.remote, username=username[:200],
+                             user_type="groupadmin", api=True)
         return web.json_response({"error": "wrong user name or password"}, status=401)
     portal.throttle.succeeded(keys[0])
     fresh = login_admin(request, session, admin.username, admin.group_id, admin.language)
