@@ -5,7 +5,8 @@ Authentication is the portal's session: `POST /api/v1/admin/session` with `{"use
 throttle and session rotation as the login form) returns `csrf_token`, which every write must send in
 `X-CSRF-Token` (403 without). Not logged in is 401, an end user's session 403; the administrator's group is
 the session's, so another group's objects are 404 like missing ones. Bodies are entries of the provisioning
-file (`[[users]]`, `[[devices]]`, `[[departments]]`, `[[schedules]]`, `[[contacts]]`); for a change, keys
+file (`[[users]]`, `[[devices]]`, `[[departments]]`, `[[schedules]]`, `[[holiday_schedules]]`,
+`[[contacts]]`); for a change, keys
 absent keep their value and null removes one. A change `provision apply` would refuse is 422 with
 `{"errors": [{"field": "users[4].extension", "message": …}]}`, the paths that command prints, and nothing is
 written.
@@ -22,7 +23,7 @@ from typing import Any, Final
 import structlog
 from aiohttp import web
 
-from features.model import Schedule
+from features.model import HolidaySchedule, Schedule
 from provisioning.model import Device, GroupDescription, User
 from webui.admin_service import AdminService, ChangeRefused, NotFound
 from webui.security import Session
@@ -276,7 +277,7 @@ async def device_delete(request: web.Request) -> web.Response:
 
 def _schedules(desc: GroupDescription) -> dict[str, list[dict[str, Any]]]:
     return {"time": [s.schedule.to_dict() for s in desc.schedules if isinstance(s.schedule, Schedule)],
-            "holiday": [s.schedule.to_dict() for s in desc.schedules if not isinstance(s.schedule, Schedule)]}
+            "holiday": [s.schedule.to_dict() for s in desc.schedules if isinstance(s.schedule, HolidaySchedule)]}
 
 
 async def schedules_get(request: web.Request) -> web.Response:
@@ -299,6 +300,24 @@ async def schedule_delete(request: web.Request) -> web.Response:
     scope = await _authorized(request, write=True)
     name = request.match_info["name"]
     return await _change(scope, lambda s: s.service.delete_schedule(s.group_id, name), _schedules)
+
+
+async def holiday_put(request: web.Request) -> web.Response:
+    """Create or replace the group holiday schedule `name` (body: a `[[holiday_schedules]]` entry)."""
+    scope = await _authorized(request, write=True)
+    name = request.match_info["name"]
+    entry = {"name": name, **{k: v for k, v in (await _entry(request)).items() if v is not None}}
+    exists = any(s.name == name and isinstance(s.schedule, HolidaySchedule)
+                 for s in (await scope.service.group(scope.group_id)).schedules)
+    return await _change(scope, lambda s: s.service.save_schedule(s.group_id, name if exists else None, entry,
+                                                                  holiday=True),
+                         _schedules, status=200 if exists else 201)
+
+
+async def holiday_delete(request: web.Request) -> web.Response:
+    scope = await _authorized(request, write=True)
+    name = request.match_info["name"]
+    return await _change(scope, lambda s: s.service.delete_schedule(s.group_id, name, holiday=True), _schedules)
 
 
 def _contacts(desc: GroupDescription) -> list[dict[str, Any]]:
@@ -357,6 +376,8 @@ ROUTES: Final[tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.Stream
     ("GET", "/schedules", schedules_get),
     ("PUT", "/schedules/{name}", schedule_put),
     ("DELETE", "/schedules/{name}", schedule_delete),
+    ("PUT", "/holiday-schedules/{name}", holiday_put),
+    ("DELETE", "/holiday-schedules/{name}", holiday_delete),
     ("GET", "/contacts", contacts_get),
     ("POST", "/contacts", contacts_post),
     ("PUT", "/contacts/{index}", contact_put),

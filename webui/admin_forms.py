@@ -19,7 +19,7 @@ from provisioning.model import Device, User
 from webui.services import national
 
 __all__ = ["USER_FIELDS", "contact_entry", "department_entry", "device_draft", "device_entry", "field_errors",
-           "user_draft", "user_entry"]
+           "holiday_draft", "holiday_entry", "user_draft", "user_entry"]
 
 Form = Mapping[str, str]
 USER_FIELDS: Final = ("user_id", "first_name", "last_name", "email", "department_id", "extension", "numbers",
@@ -27,6 +27,8 @@ USER_FIELDS: Final = ("user_id", "first_name", "last_name", "email", "department
 _OPTIONAL: Final = ("email", "department_id", "extension", "outgoing_cli", "sip_username", "sip_password",
                     "portal_password")
 _LIST_INDEX: Final = re.compile(r"^(numbers)\[\d+\]$")
+_PERIOD: Final = re.compile(r"periods-(\d{1,3})-(start|end|label)")
+BLANK_PERIODS: Final = 3  # empty rows offered under a holiday schedule's periods
 
 
 def _text(form: Form, key: str) -> str:
@@ -82,6 +84,30 @@ def department_entry(form: Form, *, creating: bool) -> dict[str, Any]:
     if creating:
         entry["id"] = _text(form, "id")
     return entry
+
+
+def holiday_entry(form: Form) -> dict[str, Any]:
+    """`name`, then rows `periods-<i>-start`, `-end`, `-label` (YYYY-MM-DD); empty rows are left out, an
+    empty end is the start day, an empty label none."""
+    rows: dict[int, dict[str, str]] = {}
+    for key, value in form.items():
+        match = _PERIOD.fullmatch(key)
+        if match is not None:
+            rows.setdefault(int(match.group(1)), {})[match.group(2)] = value.strip()
+    periods = []
+    for i in sorted(rows):
+        row = rows[i]
+        if any(row.values()):
+            periods.append({k: v for k, v in row.items() if v})
+    return {"name": _text(form, "name"), "periods": periods}
+
+
+def holiday_draft(plain: Mapping[str, Any]) -> dict[str, Any]:
+    """A holiday schedule's plain form (or an entry) for the page, with `BLANK_PERIODS` empty rows."""
+    periods = [{"start": str(p.get("start", "")), "end": str(p.get("end", "")), "label": str(p.get("label") or "")}
+               for p in plain.get("periods", [])]
+    return {"name": str(plain.get("name", "")),
+            "periods": [*periods, *({"start": "", "end": "", "label": ""} for _ in range(BLANK_PERIODS))]}
 
 
 def contact_entry(form: Form) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The group administrator's service layer, shared by the HTML pages (`webui.admin_views`) and
 `/api/v1/admin` (`webui.admin_api`): log-in, and every change `provision apply` offers for one group (users
-with their numbers, extension and passwords, the group's spare numbers, departments, devices, group
-schedules, group directory).
+with their numbers, extension and passwords, the group's spare numbers, departments, devices, group time
+and holiday schedules, group directory).
 
 Every change goes through the provisioning path itself: the stored group is turned into its provisioning
 document (`provisioning.apply.group_document`), one entry is added, replaced or removed in that document
@@ -257,24 +257,26 @@ class AdminService:
     async def delete_device(self, group_id: str, mac: str) -> GroupDescription:
         return await self._delete_keyed(group_id, "devices", "mac", _mac(mac))
 
-    # -- group schedules (time schedules) ------------------------------------------------------------------
-    async def save_schedule(self, group_id: str, original: str | None, entry: Mapping[str, Any]
-                            ) -> GroupDescription:
-        """Create or replace a group time schedule (`[[schedules]]` entry: name, a table per weekday)."""
+    # -- group schedules ---------------------------------------------------------------------------------
+    async def save_schedule(self, group_id: str, original: str | None, entry: Mapping[str, Any], *,
+                            holiday: bool = False) -> GroupDescription:
+        """Create or replace a group time schedule (`[[schedules]]` entry: name, a table per weekday) or, with
+        `holiday`, a holiday schedule (`[[holiday_schedules]]` entry: name, periods)."""
+        kind = "holiday_schedules" if holiday else "schedules"
 
         def edit(doc: dict[str, Any], current: GroupDescription) -> str:
-            schedules: list[dict[str, Any]] = doc.setdefault("schedules", [])
+            schedules: list[dict[str, Any]] = doc.setdefault(kind, [])
             if original is None:
                 schedules.append(dict(entry))
-                return f"schedules[{len(schedules) - 1}]"
+                return f"{kind}[{len(schedules) - 1}]"
             i = _index(schedules, "name", original)
             schedules[i] = dict(entry)
-            return f"schedules[{i}]"
+            return f"{kind}[{i}]"
 
         return await self._change(group_id, edit)
 
-    async def delete_schedule(self, group_id: str, name: str) -> GroupDescription:
-        return await self._delete_keyed(group_id, "schedules", "name", name)
+    async def delete_schedule(self, group_id: str, name: str, *, holiday: bool = False) -> GroupDescription:
+        return await self._delete_keyed(group_id, "holiday_schedules" if holiday else "schedules", "name", name)
 
     # -- group directory -----------------------------------------------------------------------------------
     async def save_contact(self, group_id: str, index: int | None, entry: Mapping[str, Any]) -> GroupDescription:

@@ -1,6 +1,6 @@
 """The group administrator's HTML pages (`/admin/...`): users (list, create, edit, delete, their main
-services switched on or off), numbers and
-extensions, departments, devices, group schedules and the group directory of the administrator's own group.
+services switched on or off), numbers and extensions, departments, devices, group time and holiday
+schedules and the group directory of the administrator's own group.
 
 Access: no session -> redirect to /login; an end user's session -> 403; an administrator sees and changes
 their own group only (an object of another group is 404, as one that does not exist). Every POST checks the
@@ -19,7 +19,7 @@ from typing import Any, Final
 import structlog
 from aiohttp import web
 
-from features.model import WEEKDAYS, Schedule
+from features.model import WEEKDAYS, HolidaySchedule, Schedule
 from provisioning.model import DEVICE_MODELS, LANGUAGES, GroupAdministrator, GroupDescription, User
 from webui import admin_forms, forms
 from webui.admin_service import AdminService, ChangeRefused, NotFound
@@ -302,7 +302,7 @@ async def device_delete(request: web.Request) -> web.StreamResponse:
 async def schedules_page(request: web.Request, **context: Any) -> web.Response:
     a = await _admin(request)
     time = [s.schedule for s in a.group.schedules if isinstance(s.schedule, Schedule)]
-    holiday = [s.schedule for s in a.group.schedules if not isinstance(s.schedule, Schedule)]
+    holiday = [s.schedule for s in a.group.schedules if isinstance(s.schedule, HolidaySchedule)]
     return _page(request, a, "admin_schedules.html", "schedules", time_schedules=time, holidays=holiday,
                  **context)
 
@@ -352,6 +352,53 @@ async def schedule_delete(request: web.Request) -> web.StreamResponse:
     a, _ = await _posted(request)
     try:
         await a.service.delete_schedule(a.group_id, request.match_info["name"])
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        return await schedules_page(request, errors=exc.fields())
+    raise _saved(a, "/admin/schedules")
+
+
+def _holiday(a: Admin, name: str) -> HolidaySchedule | None:
+    return next((s.schedule for s in a.group.schedules
+                 if isinstance(s.schedule, HolidaySchedule) and s.schedule.name == name), None)
+
+
+def _holiday_form(request: web.Request, a: Admin, original: str | None, draft: dict[str, Any],
+                  **context: Any) -> web.Response:
+    action = "/admin/holidays/new" if original is None else f"/admin/holidays/edit/{original}"
+    return _page(request, a, "admin_holiday.html", "schedules", original=original, draft=draft,
+                 form_action=action, **context)
+
+
+async def holiday_page(request: web.Request) -> web.Response:
+    a = await _admin(request)
+    name = request.match_info.get("name")
+    if name is None:
+        return _holiday_form(request, a, None, admin_forms.holiday_draft({}))
+    schedule = _holiday(a, name)
+    if schedule is None:
+        raise _not_found(a)
+    return _holiday_form(request, a, name, admin_forms.holiday_draft(schedule.to_dict()))
+
+
+async def holiday_save(request: web.Request) -> web.StreamResponse:
+    a, form = await _posted(request)
+    original = request.match_info.get("name")
+    entry = admin_forms.holiday_entry(form)
+    try:
+        await a.service.save_schedule(a.group_id, original, entry, holiday=True)
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        return _holiday_form(request, a, original, admin_forms.holiday_draft(entry), errors=exc.fields())
+    raise _saved(a, "/admin/schedules")
+
+
+async def holiday_delete(request: web.Request) -> web.StreamResponse:
+    a, _ = await _posted(request)
+    try:
+        await a.service.delete_schedule(a.group_id, request.match_info["name"], holiday=True)
     except NotFound:
         raise _not_found(a) from None
     except ChangeRefused as exc:
@@ -441,6 +488,11 @@ ROUTES: Final[tuple[tuple[str, str, Callable[[web.Request], Any]], ...]] = (
     ("GET", "/admin/schedules/edit/{name}", schedule_page),
     ("POST", "/admin/schedules/edit/{name}", schedule_save),
     ("POST", "/admin/schedules/delete/{name}", schedule_delete),
+    ("GET", "/admin/holidays/new", holiday_page),
+    ("POST", "/admin/holidays/new", holiday_save),
+    ("GET", "/admin/holidays/edit/{name}", holiday_page),
+    ("POST", "/admin/holidays/edit/{name}", holiday_save),
+    ("POST", "/admin/holidays/delete/{name}", holiday_delete),
     ("GET", "/admin/directory", directory_page),
     ("POST", "/admin/directory", contact_save),
     ("GET", "/admin/directory/{index}", contact_page),

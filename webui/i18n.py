@@ -129,6 +129,12 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
     "Add a device": ("Ajouter un appareil", "Toestel toevoegen"),
     "Edit the device": ("Modifier l'appareil", "Toestel wijzigen"),
     "Holiday schedule": ("Horaire de congés", "Vakantieschema"),
+    "Add a holiday schedule": ("Ajouter un horaire de congés", "Vakantieschema toevoegen"),
+    "First day": ("Premier jour", "Eerste dag"),
+    "Last day": ("Dernier jour", "Laatste dag"),
+    "Empty rows are ignored; save to get more empty rows.": (
+        "Les lignes vides sont ignorées ; sauvegardez pour obtenir d'autres lignes vides.",
+        "Lege rijen worden genegeerd; sla op om meer lege rijen te krijgen."),
     "Every user of the group can use these schedules in their criteria.": (
         "Chaque utilisateur du groupe peut utiliser ces horaires dans ses critères.",
         "Elke gebruiker van de groep kan deze schema's in zijn criteria gebruiken."),
@@ -453,6 +459,11 @@ _PROBLEMS: Final[tuple[tuple[re.Pattern[str], str, str, str], ...]] = tuple(
          "cannot be changed: delete the user and create a new one",
          "ne peut pas être modifié : supprimez l'utilisateur et créez-en un nouveau",
          "kan niet gewijzigd worden: verwijder de gebruiker en maak een nieuwe aan"),
+        (r"must not be before start \((.+)\), got (.+)", "must not be before the first day ({0}), got {1}",
+         "ne peut pas précéder le premier jour ({0}) ; reçu : {1}",
+         "mag niet vóór de eerste dag ({0}) liggen; gekregen: {1}"),
+        (r"must be a date YYYY-MM-DD, got (.+)", "must be a date YYYY-MM-DD, got {0}",
+         "doit être une date AAAA-MM-JJ ; reçu : {0}", "moet een datum JJJJ-MM-DD zijn; gekregen: {0}"),
         (r"must be one of (.+), got (.+)", "must be one of {0}, got {1}", "doit être l'un de {0} ; reçu : {1}",
          "moet een van {0} zijn; gekregen: {1}"),
     )

@@ -173,6 +173,13 @@ def _admin_paths(problems: dict[str, Any]) -> dict[str, Any]:
             "delete": _admin_op("delete a group time schedule", {
                 **ok, "404": _resp("no such schedule"), "422": problems}, write=True),
         },
+        a + "/holiday-schedules/{name}": {
+            "parameters": [param("name", {"type": "string", "minLength": 1, "maxLength": 40})],
+            "put": _admin_op("create or replace a group holiday schedule", {
+                **ok, "201": _resp("created"), "400": _resp("bad body"), "422": problems}, body=entry, write=True),
+            "delete": _admin_op("delete a group holiday schedule", {
+                **ok, "404": _resp("no such schedule"), "422": problems}, write=True),
+        },
         a + "/contacts": crud("directory contacts"),
         a + "/contacts/{index}": one("a directory contact", param("index", {"type": "integer", "minimum": 0})),
     }

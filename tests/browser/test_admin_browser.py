@@ -48,8 +48,13 @@ def test_admin_creates_a_user_whose_phone_then_rings(browser: Any, portal_server
         page.locator(f"#tab-{tab}").click()
         assert page.locator(f"#tab-{tab}").get_attribute("aria-current") == "page"
         page.screenshot(path=str(artifacts / f"admin-{tab}.png"), full_page=True)
-    page.goto(base_url(portal_server) + "/admin/users/jean.dupont")
-    page.screenshot(path=str(artifacts / "admin-user-edit.png"), full_page=True)
+    for path, name in (("/admin/users/jean.dupont", "user-edit"), ("/admin/schedules/edit/Heures de bureau",
+                                                                    "schedule-edit"),
+                       ("/admin/holidays/new", "holiday-new"), ("/admin/devices/001565000201", "device-edit"),
+                       ("/admin/directory/0", "contact-edit")):
+        page.goto(base_url(portal_server) + path)
+        assert page.locator("h1").is_visible()
+        page.screenshot(path=str(artifacts / f"admin-{name}.png"), full_page=True)
 
     # a new user: the taken extension is refused next to its field, then the user is created
     page.goto(base_url(portal_server) + "/admin/users")

@@ -163,6 +163,16 @@ async def test_departments_devices_schedules_contacts(env: Env) -> None:
     assert len((await (await env.client.get(PREFIX + "/schedules")).json())["time"]) == 2
     assert (await env.client.delete(PREFIX + "/schedules/Matin", headers=h)).status == 200
     assert (await env.client.delete(PREFIX + "/schedules/Matin", headers=h)).status == 404
+    r = await env.client.put(PREFIX + "/holiday-schedules/Noël", json={"periods": [{"start": "2026-12-24"}]},
+                             headers=h)
+    assert r.status == 201 and (await r.json())["holiday"] == [
+        {"name": "Noël", "level": "group", "periods": [{"start": "2026-12-24", "end": "2026-12-24"}]}]
+    r = await env.client.put(PREFIX + "/holiday-schedules/Noël", json={"periods": [{"start": "24/12"}]}, headers=h)
+    assert r.status == 422 and (await r.json())["errors"][0]["field"] == "holiday_schedules[0].periods[0].start"
+    r = await env.client.put(PREFIX + "/holiday-schedules/Heures de bureau", json={}, headers=h)
+    assert r.status == 422  # a time schedule has that name already
+    assert (await env.client.delete(PREFIX + "/holiday-schedules/Noël", headers=h)).status == 200
+    assert (await env.client.delete(PREFIX + "/holiday-schedules/Noël", headers=h)).status == 404
 
     r = await env.client.post(PREFIX + "/contacts", json={"name": "Accueil", "number": "02 555 01 00"}, headers=h)
     assert r.status == 201 and (await r.json())[0] == {"id": 0, "name": "Accueil", "number": "+3225550100"}

@@ -23,13 +23,15 @@ env = admin_env  # the fixture's name in these tests
 
 GETS = ["/admin/users", "/admin/users/new", "/admin/users/jean.dupont", "/admin/numbers", "/admin/departments",
         "/admin/devices", "/admin/devices/001565000201", "/admin/schedules", "/admin/schedules/new",
-        "/admin/schedules/edit/Heures de bureau", "/admin/directory", "/admin/directory/0"]
+        "/admin/schedules/edit/Heures de bureau", "/admin/holidays/new", "/admin/holidays/edit/Noël",
+        "/admin/directory", "/admin/directory/0"]
 POSTS = ["/admin/users/new", "/admin/users/marie.martin", "/admin/users/marie.martin/services",
          "/admin/users/marie.martin/delete", "/admin/numbers",
          "/admin/numbers/+3222211290/delete", "/admin/departments", "/admin/departments/ventes",
          "/admin/departments/ventes/delete", "/admin/devices", "/admin/devices/001565000201",
          "/admin/devices/001565000201/delete", "/admin/schedules/new", "/admin/schedules/edit/Heures de bureau",
-         "/admin/schedules/delete/Heures de bureau", "/admin/directory", "/admin/directory/0",
+         "/admin/schedules/delete/Heures de bureau", "/admin/holidays/new", "/admin/holidays/edit/Noël",
+         "/admin/holidays/delete/Noël", "/admin/directory", "/admin/directory/0",
          "/admin/directory/0/delete"]
 
 
@@ -49,7 +51,8 @@ async def post(e: Env, path: str, token: str, **fields: str):
 
 def test_every_route_is_exercised() -> None:
     def shape(path: str) -> str:
-        return re.sub(r"/(jean\.dupont|marie\.martin|001565000201|Heures de bureau|ventes|0|\+3222211290)(?=/|$)",
+        return re.sub(r"/(jean\.dupont|marie\.martin|001565000201|Heures de bureau|Noël|ventes|0|\+3222211290)"
+                      r"(?=/|$)",
                       "/{}", path)
 
     served = {(m, re.sub(r"\{[a-z_]+\}", "{}", p)) for m, p, _ in ROUTES} - {("GET", "/admin")}
@@ -119,8 +122,15 @@ async def test_an_end_user_never_reaches_the_admin_pages(env: Env) -> None:
     assert await env.store.export_group("demo") == before
 
 
+async def add_christmas(e: Env) -> None:
+    assert e.portal.admin is not None
+    await e.portal.admin.save_schedule("demo", None, {"name": "Noël", "periods": [
+        {"start": "2026-12-24", "end": "2026-12-26", "label": "Noël"}]}, holiday=True)
+
+
 async def test_every_page_shows(env: Env) -> None:
     await env.admin_login()
+    await add_christmas(env)
     for path in GETS:
         r = await env.client.get(path)
         assert r.status == 200, path
@@ -317,6 +327,30 @@ async def test_group_schedules(env: Env) -> None:
             "'Heures de bureau'</p>") in await text_of(r)
     assert (await post(env, "/admin/schedules/delete/Accueil 2", token)).status == 303
     assert (await post(env, "/admin/schedules/delete/Accueil 2", token)).status == 404
+
+
+async def test_group_holiday_schedules(env: Env) -> None:
+    token = await env.admin_login()
+    await add_christmas(env)
+    page = await text_of(await env.client.get("/admin/holidays/edit/Noël"))
+    assert 'value="2026-12-24"' in page and 'value="2026-12-26"' in page and 'id="p3-start" value=""' in page
+    assert "Noël" in await text_of(await env.client.get("/admin/schedules"))
+    fields = {"name": "Été", "periods-0-start": "2027-07-20", "periods-0-end": "2027-07-10",
+              "periods-1-start": "", "periods-1-end": "", "periods-1-label": "",
+              "periods-2-start": "2027-08-15", "periods-2-label": "Assomption"}
+    r = await post(env, "/admin/holidays/new", token, **fields)
+    assert r.status == 400
+    assert "ne peut pas précéder le premier jour (2027-07-20)" in error_of(await text_of(r), "p0-end-error")
+    r = await post(env, "/admin/holidays/new", token, **{**fields, "periods-0-end": "2027-07-31"})
+    assert r.status == 303
+    schedule = next(s.schedule for s in (await env.store.export_group("demo")).schedules if s.name == "Été")
+    assert [(p.start.isoformat(), p.end.isoformat(), p.label) for p in schedule.periods] == [  # type: ignore[union-attr]
+        ("2027-07-20", "2027-07-31", None), ("2027-08-15", "2027-08-15", "Assomption")]
+    r = await post(env, "/admin/holidays/edit/Été", token, name="Été", **{"periods-0-start": "2027-07-01"})
+    assert r.status == 303
+    assert (await post(env, "/admin/holidays/delete/Été", token)).status == 303
+    assert (await post(env, "/admin/holidays/delete/Été", token)).status == 404
+    assert (await env.client.get("/admin/holidays/edit/Été")).status == 404
 
 
 async def test_group_directory(env: Env) -> None:

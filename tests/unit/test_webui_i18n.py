@@ -136,6 +136,8 @@ ADMIN_PROBLEMS = [
     lambda d: d["devices"].append({"mac": "001565000201", "model": "T48S", "owner": "nobody"}),
     lambda d: d["departments"].append({"id": "ventes", "name": "Encore"}),
     lambda d: d["contacts"].append({"name": "A", "number": "12ab"}),
+    lambda d: d.setdefault("holiday_schedules", []).append({"name": "H", "periods": [
+        {"start": "24/12"}, {"start": "2026-12-24", "end": "2026-12-01"}]}),
 ]
 
 
