@@ -174,8 +174,9 @@ class AdminService:
     # -- users ---------------------------------------------------------------------------------------------
     async def save_user(self, group_id: str, original: str | None, entry: Mapping[str, Any]) -> GroupDescription:
         """Create (`original` None) or change a user from a `[[users]]` entry. For a change, keys absent from
-        `entry` keep their value (None removes one); a new `sip_password` replaces the SIP HA1; the user's
-        settings are kept unless `entry` has `services`. The user id cannot change."""
+        `entry` keep their value (None removes one); a new `sip_password` replaces the SIP HA1 (and must come
+        with a new SIP user name, which the HA1 covers); the user's settings are kept unless `entry` has
+        `services`. The user id cannot change."""
 
         def edit(doc: dict[str, Any], current: GroupDescription) -> str:
             users: list[dict[str, Any]] = doc.setdefault("users", [])
@@ -188,6 +189,11 @@ class AdminService:
                 raise ChangeRefused(((f"{focus}.user_id", "cannot be changed: delete the user and create "
                                                           "a new one"),), focus)
             base = users[i]
+            renamed = "sip_username" in entry and (entry["sip_username"] or original) != base.get("sip_username",
+                                                                                                   original)
+            if renamed and "sip_ha1_md5" in base and not entry.get("sip_password"):
+                raise ChangeRefused(((f"{focus}.sip_password", "is required when the SIP user name changes (the "
+                                                               "stored hash covers the user name)"),), focus)
             if entry.get("sip_password"):
                 base = {k: v for k, v in base.items() if k not in ("sip_ha1_md5", "sip_ha1_sha256")}
             users[i] = _merged(base, {k: v for k, v in entry.items() if k != "sip_password" or v})

@@ -464,6 +464,8 @@ _PROBLEMS: Final[tuple[tuple[re.Pattern[str], str, str, str], ...]] = tuple(
          "mag niet vóór de eerste dag ({0}) liggen; gekregen: {1}"),
         (r"must be a date YYYY-MM-DD, got (.+)", "must be a date YYYY-MM-DD, got {0}",
          "doit être une date AAAA-MM-JJ ; reçu : {0}", "moet een datum JJJJ-MM-DD zijn; gekregen: {0}"),
+        (r"is required when the SIP user name changes.*", "is required when the SIP user name changes",
+         "est obligatoire quand le nom d'utilisateur SIP change", "is verplicht als de SIP-gebruikersnaam wijzigt"),
         (r"must be one of (.+), got (.+)", "must be one of {0}, got {1}", "doit être l'un de {0} ; reçu : {1}",
          "moet een van {0} zijn; gekregen: {1}"),
     )

@@ -198,7 +198,7 @@ async def test_edit_a_user_keeps_passwords_and_settings(env: Env) -> None:
     assert after.sip_ha1 == marie.sip_ha1 and after.portal_password_hash == marie.portal_password_hash
     assert after.services == changed
     r = await post(env, "/admin/users/marie.martin", token, first_name="Marie", last_name="Martin",
-                   outgoing_cli="02 999 99 99", language="fr")
+                   outgoing_cli="02 999 99 99", language="fr", sip_username="202")
     assert r.status == 400
     assert error_of(await text_of(r), "u-outgoing_cli-error") == "+3229999999 n'est pas un des numéros du groupe"
     r = await post(env, "/admin/users/marie.martin", token, first_name="Marie", last_name="Martin",
@@ -206,6 +206,10 @@ async def test_edit_a_user_keeps_passwords_and_settings(env: Env) -> None:
     assert r.status == 303
     again = await env.store.get_user("marie.martin")
     assert again is not None and again.sip_ha1 != marie.sip_ha1 and again.extension is None
+    r = await post(env, "/admin/users/marie.martin", token, first_name="Marie", last_name="Martin", language="fr",
+                   sip_username="marie")  # the stored HA1 covers the SIP user name
+    assert error_of(await text_of(r), "u-sip_password-error") == ("est obligatoire quand le nom d'utilisateur "
+                                                                  "SIP change")
     assert (await post(env, "/admin/users/nobody", token, first_name="A", last_name="B")).status == 404
 
 

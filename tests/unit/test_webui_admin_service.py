@@ -55,3 +55,17 @@ async def test_refused_edits_carry_the_provisioning_paths() -> None:
     with pytest.raises(ChangeRefused) as info:
         await service.save_user("demo", "marie.martin", {"extension": "201"})
     assert info.value.fields("user") == {"user.extension": "'201' is already the extension of user 'jean.dupont'"}
+
+
+async def test_a_new_sip_user_name_needs_a_new_sip_password() -> None:
+    store = InMemorySubscriberStore(password_hasher=PasswordHasher.from_parameters(CHEAPEST))
+    await store.apply_group(demo_group_description())
+    service = AdminService(store, lambda: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ChangeRefused) as info:
+        await service.save_user("demo", "marie.martin", {"sip_username": "marie"})
+    assert info.value.fields() == {"sip_password": "is required when the SIP user name changes (the stored hash "
+                                                   "covers the user name)"}
+    await service.save_user("demo", "marie.martin", {"sip_username": "202"})  # unchanged: fine
+    await service.save_user("demo", "marie.martin", {"sip_username": "marie", "sip_password": "new-one"})
+    marie = await store.get_user("marie.martin")
+    assert marie is not None and marie.sip_username == "marie"
