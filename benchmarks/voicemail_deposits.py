@@ -16,12 +16,12 @@ calls in all).
 
 Figures for each N: calls placed and failed, answer time (INVITE -> 200 through the server and the worker's
 stage) p50/p99, the workers' CPU (utime+stime of every worker process from /proc) as % of one core over the
-steady part, the server's CPU, and the recordings: each stored message is read back (16-bit WAV) and cut
-into 20 ms frames; the frames between the first and the last frame of the tone must all be the tone (Goertzel
-share > 0.8 and RMS above a third of the tone's): a missing or late packet shows as a gap, a mixed-in greeting
-as a non-tone frame. A recording is clean when it has no such frame and the tone lasts within 0.25 s of what
-was sent. A step is clean when every call succeeded and every recording is clean; N is sustained when its
-step is clean.
+steady part, the server's CPU, the workers' total resident memory (VmRSS) with every call up, and the
+recordings: each stored message is read back (16-bit WAV) and cut into 20 ms frames; the frames between the
+first and the last frame of the tone must all be the tone (Goertzel share > 0.8 and RMS above a third of the
+tone's): a missing or late packet shows as a gap, a mixed-in greeting as a non-tone frame. A recording is clean
+when it has no such frame and the tone lasts within 0.25 s of what was sent. A step is clean when every call
+succeeded and every recording is clean; N is sustained when its step is clean.
 
 Everything is bounded (SIPp -timeout, hard kills by PID) and nothing is asserted about timings: it prints
 figures and a Markdown table.
@@ -134,6 +134,16 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total
 
 
+def rss_mib(pids: Sequence[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
 def children(parent: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -230,6 +240,7 @@ class Step:
     answer_p99_ms: float | None
     workers_cpu_pct: float
     server_cpu_pct: float
+    workers_rss_mib: float
     stored: int
     clean: int
     worst_bad_frames: int
@@ -284,10 +295,12 @@ def run_step(concurrent: int, workers: int, rounds: int, tone_seconds: float, co
         steady_from = started + ramp
         steady_until = started + max(ramp + 1.0, rounds * hold_ms / 1000 - 1.0)
         window: tuple[float, float, float, float] | None = None
+        rss = 0.0
         while sipp.poll() is None and time.monotonic() < started + timeout + 10:
             now = time.monotonic()
             if window is None and now >= steady_from:
                 window = (now, cpu_seconds(vm.pids), cpu_seconds([server.pid]), 0.0)
+                rss = rss_mib(vm.pids)
             elif window is not None and window[3] == 0.0 and now >= steady_until:
                 span = now - window[0]
                 window = (span, (cpu_seconds(vm.pids) - window[1]) / span,
@@ -321,7 +334,8 @@ def run_step(concurrent: int, workers: int, rounds: int, tone_seconds: float, co
     return Step(concurrent=concurrent, workers=workers, placed=placed, failed=failed,
                 answer_p50_ms=percentile(answers, 0.5) if answers else None,
                 answer_p99_ms=percentile(answers, 0.99) if answers else None,
-                workers_cpu_pct=100 * workers_cpu, server_cpu_pct=100 * server_cpu, stored=len(results),
+                workers_cpu_pct=100 * workers_cpu, server_cpu_pct=100 * server_cpu, workers_rss_mib=rss,
+                stored=len(results),
                 clean=sum(r.clean(tone_seconds) for r in results),
                 worst_bad_frames=max((r.bad_frames for r in results), default=0),
                 tone_seconds_min=min(tones), tone_seconds_max=max(tones), elapsed=elapsed, ended_by_itself=ended)
@@ -337,11 +351,12 @@ def markdown(steps: Sequence[Step], tone_seconds: float, rounds: int) -> Iterato
            f"each call {tone_seconds:.0f} s of 1400 Hz after the greeting, {rounds} rounds")
     yield ""
     yield ("| callers at once | workers | calls | failed | answer p50 / p99 ms | workers CPU (% of 1 core) | "
-           "server CPU % | stored | clean | worst gap frames | tone s min-max | sustained |")
-    yield "|---|---|---|---|---|---|---|---|---|---|---|---|"
+           "server CPU % | workers RSS MiB | stored | clean | worst gap frames | tone s min-max | sustained |")
+    yield "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for s in steps:
         yield (f"| {s.concurrent} | {s.workers} | {s.placed} | {s.failed} | {fmt(s.answer_p50_ms)} / "
-               f"{fmt(s.answer_p99_ms)} | {s.workers_cpu_pct:.0f} | {s.server_cpu_pct:.0f} | {s.stored} | "
+               f"{fmt(s.answer_p99_ms)} | {s.workers_cpu_pct:.0f} | {s.server_cpu_pct:.0f} | "
+               f"{s.workers_rss_mib:.0f} | {s.stored} | "
                f"{s.clean} | {s.worst_bad_frames} | {s.tone_seconds_min:.2f}-{s.tone_seconds_max:.2f} | "
                f"{'yes' if s.ok else 'no'} |")
 
@@ -372,6 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"N={n} workers={workers}: placed {step.placed} failed {step.failed} "
                   f"answer p50 {fmt(step.answer_p50_ms)} p99 {fmt(step.answer_p99_ms)} ms, "
                   f"workers CPU {step.workers_cpu_pct:.0f}% server {step.server_cpu_pct:.0f}%, "
+                  f"workers RSS {step.workers_rss_mib:.0f} MiB, "
                   f"stored {step.stored} clean {step.clean} worst gap {step.worst_bad_frames} frames, "
                   f"tone {step.tone_seconds_min:.2f}-{step.tone_seconds_max:.2f} s, {step.elapsed:.0f} s"
                   f"{'' if step.ended_by_itself else ' (killed)'}", flush=True)
