@@ -394,3 +394,13 @@ async def test_pages_in_dutch_and_english(env: Env, lang: str, title: str) -> No
     token = await env.admin_login()
     await env.client.post("/language", data={"csrf_token": token, "language": lang, "next": "/admin/users"})
     assert f"<h1>{title}</h1>" in await text_of(await env.client.get("/admin/users"))
+
+
+async def test_a_removed_administrator_is_logged_out(env: Env) -> None:
+    await env.admin_login()
+    assert (await env.client.get("/admin/users")).status == 200
+    desc = await env.store.export_group("demo")
+    await env.store.apply_group(replace(desc, administrators=()))
+    r = await env.client.get("/admin/users", allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == "/login"
+    assert (await env.client.get("/api/v1/admin/users")).status == 401
