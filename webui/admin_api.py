@@ -213,6 +213,19 @@ async def numbers_post(request: web.Request) -> web.Response:
     return await _change(scope, lambda s: s.service.add_number(s.group_id, number), _numbers, status=201)
 
 
+async def number_assign(request: web.Request) -> web.Response:
+    """Move a spare number to a user (body `{"user_id"}`), or with `{"user_id": null}` take it back from
+    whoever holds it."""
+    scope = await _authorized(request, write=True)
+    number = request.match_info["number"]
+    user_id = (await _entry(request)).get("user_id")
+    if user_id is None:
+        return await _change(scope, lambda s: s.service.release_number(s.group_id, number), _numbers)
+    if not isinstance(user_id, str):
+        return web.json_response({"errors": [{"field": "user_id", "message": "must be a string"}]}, status=422)
+    return await _change(scope, lambda s: s.service.assign_number(s.group_id, number, user_id), _numbers)
+
+
 async def number_delete(request: web.Request) -> web.Response:
     scope = await _authorized(request, write=True)
     number = request.match_info["number"]
@@ -364,6 +377,7 @@ ROUTES: Final[tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.Stream
     ("DELETE", "/users/{user_id}", user_delete),
     ("GET", "/numbers", numbers_get),
     ("POST", "/numbers", numbers_post),
+    ("PUT", "/numbers/{number}", number_assign),
     ("DELETE", "/numbers/{number}", number_delete),
     ("GET", "/departments", departments_get),
     ("POST", "/departments", departments_post),

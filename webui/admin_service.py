@@ -229,15 +229,41 @@ class AdminService:
 
     async def delete_number(self, group_id: str, number: str) -> GroupDescription:
         def edit(doc: dict[str, Any], current: GroupDescription) -> str:
+            e164 = _spare(doc, current, number)
+            doc["group"]["numbers"].remove(e164)
+            return ""
+
+        return await self._change(group_id, edit)
+
+    async def assign_number(self, group_id: str, number: str, user_id: str) -> GroupDescription:
+        """Move a spare number of the group to the end of a user's numbers (their main number if first)."""
+
+        def edit(doc: dict[str, Any], current: GroupDescription) -> str:
+            e164 = _spare(doc, current, number)
+            users: list[dict[str, Any]] = doc.get("users", [])
+            i = _index(users, "user_id", user_id)
+            doc["group"]["numbers"].remove(e164)
+            users[i]["numbers"] = [*users[i].get("numbers", []), e164]
+            return f"users[{i}]"
+
+        return await self._change(group_id, edit)
+
+    async def release_number(self, group_id: str, number: str) -> GroupDescription:
+        """Take a number from the user who holds it back to the group's spare numbers."""
+
+        def edit(doc: dict[str, Any], current: GroupDescription) -> str:
             try:
                 e164 = to_e164(number, current.group.country_code)
             except NumberError:
                 raise NotFound(number) from None
-            numbers: list[str] = doc["group"].get("numbers", [])
-            if e164 not in numbers:
-                raise NotFound(number)
-            numbers.remove(e164)
-            return ""
+            for i, user in enumerate(doc.get("users", [])):
+                if e164 in user.get("numbers", []):
+                    user["numbers"] = [n for n in user["numbers"] if n != e164]
+                    if user.get("outgoing_cli") == e164:
+                        del user["outgoing_cli"]  # back to the main number
+                    doc["group"].setdefault("numbers", []).append(e164)
+                    return f"users[{i}]"
+            raise NotFound(number)
 
         return await self._change(group_id, edit)
 
@@ -331,6 +357,17 @@ class AdminService:
             return ""
 
         return await self._change(group_id, edit)
+
+
+def _spare(doc: dict[str, Any], current: GroupDescription, number: str) -> str:
+    """`number` (any spelling) as the E.164 spare number of the group's document; NotFound otherwise."""
+    try:
+        e164 = to_e164(number, current.group.country_code)
+    except NumberError:
+        raise NotFound(number) from None
+    if e164 not in doc["group"].get("numbers", []):
+        raise NotFound(number)
+    return e164
 
 
 def _mac(text: str) -> str:

@@ -208,6 +208,28 @@ async def number_add(request: web.Request) -> web.StreamResponse:
     raise _saved(a, "/admin/numbers")
 
 
+async def number_assign(request: web.Request) -> web.StreamResponse:
+    a, form = await _posted(request)
+    try:
+        await a.service.assign_number(a.group_id, request.match_info["number"], form.get("user_id", ""))
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        return _numbers(request, a, errors=exc.fields())
+    raise _saved(a, "/admin/numbers")
+
+
+async def number_release(request: web.Request) -> web.StreamResponse:
+    a, _ = await _posted(request)
+    try:
+        await a.service.release_number(a.group_id, request.match_info["number"])
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        return _numbers(request, a, errors=exc.fields())
+    raise _saved(a, "/admin/numbers")
+
+
 async def number_delete(request: web.Request) -> web.StreamResponse:
     a, _ = await _posted(request)
     try:
@@ -472,6 +494,8 @@ ROUTES: Final[tuple[tuple[str, str, Callable[[web.Request], Any]], ...]] = (
     ("POST", "/admin/users/{user_id}/delete", user_delete),
     ("GET", "/admin/numbers", numbers_page),
     ("POST", "/admin/numbers", number_add),
+    ("POST", "/admin/numbers/{number}/assign", number_assign),
+    ("POST", "/admin/numbers/{number}/release", number_release),
     ("POST", "/admin/numbers/{number}/delete", number_delete),
     ("GET", "/admin/departments", departments_page),
     ("POST", "/admin/departments", department_save),

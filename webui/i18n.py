@@ -117,6 +117,8 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "Les numéros et l'extension d'un utilisateur se modifient sur la page de l'utilisateur.",
         "De nummers en de extensie van een gebruiker wijzigt u op de pagina van die gebruiker."),
     "Add a group number": ("Ajouter un numéro du groupe", "Nummer van de groep toevoegen"),
+    "Assign": ("Attribuer", "Toewijzen"),
+    "Release": ("Libérer", "Vrijgeven"),
     "Department ID": ("ID du département", "Afdelings-ID"),
     "Add a department": ("Ajouter un département", "Afdeling toevoegen"),
     "MAC address": ("Adresse MAC", "MAC-adres"),

@@ -158,6 +158,12 @@ def _admin_paths(problems: dict[str, Any]) -> dict[str, Any]:
         },
         a + "/numbers/{number}": {"parameters": [param("number", {"type": "string", "minLength": 1,
                                                                   "maxLength": 20})],
+                                  "put": _admin_op("give a spare number to a user, or (user_id null) take a "
+                                                   "number back to the spare ones", {
+                                      **ok, "400": _resp("bad body"), "404": _resp("no such number or user"),
+                                      "422": problems}, write=True, body={
+                                      "type": "object", "required": ["user_id"],
+                                      "properties": {"user_id": {"type": "string", "nullable": True}}}),
                                   "delete": _admin_op("remove a spare number", {
                                       **ok, "404": _resp("not a spare number of the group"), "422": problems},
                                       write=True)},

@@ -126,6 +126,17 @@ async def test_numbers(env: Env) -> None:
                                                                "message": "duplicate number +3222211290"}]
     r = await env.client.post(PREFIX + "/numbers", json={"number": 5}, headers=h)
     assert r.status == 422
+    r = await env.client.put(PREFIX + "/numbers/022211290", json={"user_id": "marie.martin"}, headers=h)
+    assert r.status == 200 and {"number": "+3222211290", "user_id": "marie.martin", "extension": "202"} in (
+        await r.json())["user_numbers"]
+    r = await env.client.put(PREFIX + "/numbers/+3222211202", json={"user_id": None}, headers=h)
+    assert r.status == 200 and "+3222211202" in (await r.json())["group_numbers"]
+    marie = await env.store.get_user("marie.martin")
+    assert marie is not None and marie.numbers == ("+3222211290",) and marie.outgoing_cli == "+3222211290"
+    r = await env.client.put(PREFIX + "/numbers/+3222211202", json={"user_id": 7}, headers=h)
+    assert r.status == 422
+    assert (await env.client.put(PREFIX + "/numbers/+3299", json={"user_id": None}, headers=h)).status == 404
+    r = await env.client.put(PREFIX + "/numbers/+3222211290", json={"user_id": None}, headers=h)
     assert (await env.client.delete(PREFIX + "/numbers/+3222211290", headers=h)).status == 200
     assert (await env.client.delete(PREFIX + "/numbers/+3222211290", headers=h)).status == 404
 

@@ -27,6 +27,7 @@ GETS = ["/admin/users", "/admin/users/new", "/admin/users/jean.dupont", "/admin/
         "/admin/directory", "/admin/directory/0"]
 POSTS = ["/admin/users/new", "/admin/users/marie.martin", "/admin/users/marie.martin/services",
          "/admin/users/marie.martin/delete", "/admin/numbers",
+         "/admin/numbers/+3222211290/assign", "/admin/numbers/+3222211290/release",
          "/admin/numbers/+3222211290/delete", "/admin/departments", "/admin/departments/ventes",
          "/admin/departments/ventes/delete", "/admin/devices", "/admin/devices/001565000201",
          "/admin/devices/001565000201/delete", "/admin/schedules/new", "/admin/schedules/edit/Heures de bureau",
@@ -253,6 +254,17 @@ async def test_numbers_and_extensions(env: Env) -> None:
     assert error_of(await text_of(r), "n-number-error") == "le numéro +3222211299 figure déjà dans la liste"
     r = await post(env, "/admin/numbers", token, number="hello")
     assert "n'est pas un numéro de téléphone" in error_of(await text_of(r), "n-number-error")
+    r = await post(env, "/admin/numbers/022211299/assign", token, user_id="sophie.lambert")
+    assert r.status == 303
+    sophie = await env.store.get_user("sophie.lambert")
+    assert sophie is not None and sophie.numbers == ("+3222211204", "+3222211299")
+    assert (await env.store.export_group("demo")).group.numbers == ()
+    assert (await post(env, "/admin/numbers/022211299/assign", token, user_id="jean.dupont")).status == 404
+    assert (await post(env, "/admin/numbers/+3222211299/release", token)).status == 303
+    sophie = await env.store.get_user("sophie.lambert")
+    assert sophie is not None and sophie.numbers == ("+3222211204",)
+    r = await post(env, "/admin/numbers/022211299/assign", token, user_id="olivier.autre")
+    assert r.status == 404  # another group's user
     assert (await post(env, "/admin/numbers/022211299/delete", token)).status == 303
     assert (await env.store.export_group("demo")).group.numbers == ()
     assert (await post(env, "/admin/numbers/022211299/delete", token)).status == 404
