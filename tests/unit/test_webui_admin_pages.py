@@ -75,7 +75,10 @@ async def test_admin_login_rotates_the_session_and_shows_only_the_group(env: Env
     assert (await env.client.get("/admin", allow_redirects=False)).headers["Location"] == "/admin/users"
     assert page.headers["Cache-Control"] == "no-store"
     # an administrator is not an end user
-    assert (await env.client.get("/portal/profile", allow_redirects=False)).headers["Location"] == "/login"
+    for path in ("/portal/profile", "/portal/settings", "/portal/advanced", "/portal/blf", "/portal/directory",
+                 "/portal/calllog", "/portal/schedules", "/portal/info", "/portal/voicemail"):
+        r = await env.client.get(path, allow_redirects=False)
+        assert r.status == 303 and r.headers["Location"] == "/login", path
     assert (await env.client.get("/api/v1/users/jean.dupont")).status == 401
 
 
