@@ -4,7 +4,8 @@ Authentication is the portal's session: `POST /api/v1/session` with `{"username"
 cookie and returns `csrf_token`, which every write (POST/PUT/DELETE) must send in `X-CSRF-Token` (403 without).
 Objects live under `/api/v1/users/{user_id}/…`: another user's id is 403, an unknown object 404. A setting
 with a problem is 422 with `{"errors": [{"field": "services.forward_no_answer.rings", "message": …}]}`, the
-paths `provision apply` prints, and nothing is written.
+paths `provision apply` prints, and nothing is written. The group administrator's operations live under
+`/api/v1/admin` (`webui.admin_api`), in the same OpenAPI document.
 
 It knows aiohttp and the service layer; it knows no SIP and no storage.
 """
