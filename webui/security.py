@@ -2,10 +2,9 @@
 
 - `SessionStore`: server-side sessions keyed by a 256-bit random id (the cookie holds only the id). Every
   visitor gets one (the login form needs a CSRF token too). A session is logged in as an end user
-  (`user_id`) or as a group administrator (`admin` with `admin_group`), never both; `rotate()` gives a new
-  id at login, `destroy()`
-  ends it at logout, `destroy_user()` ends every session of a user (password changed). Sessions expire after
-  `idle` seconds without use and `lifetime` seconds at most.
+  (`user_id`) or as a group administrator (`admin` with `admin_group`), never both. `rotate()` gives a new
+  id at login, `destroy()` ends it at logout, `destroy_user()` ends every session of a user (password
+  changed, user deleted). Sessions expire after `idle` seconds without use and `lifetime` seconds at most.
 - `LoginThrottle`: failed logins counted per user name and per client address in a sliding window; past the
   limit, further attempts are refused without checking the password until the window has passed.
 - `ResetTokens`: single-use, short-lived password-reset tokens; only their SHA-256 is kept, so a memory dump

@@ -3,6 +3,8 @@ single-use expiring reset tokens."""
 
 from __future__ import annotations
 
+import pytest
+
 from webui.security import LoginThrottle, ResetTokens, SessionStore, csrf_matches
 
 
@@ -38,6 +40,18 @@ def test_rotation_and_destroy_user() -> None:
     assert not csrf_matches(logged, None)
     other = store.rotate(store.create(), "u1")
     assert store.destroy_user("u1") == 2 and store.get(other.id) is None
+
+
+def test_an_administrators_session_is_not_an_end_users() -> None:
+    store = SessionStore()
+    anonymous = store.create("fr")
+    admin = store.rotate(anonymous, None, admin="demo.admin", admin_group="demo")
+    assert store.get(anonymous.id) is None and admin.csrf_token != anonymous.csrf_token
+    assert (admin.user_id, admin.admin, admin.admin_group) == (None, "demo.admin", "demo")
+    user = store.rotate(admin, "u1")  # logging in as a user afterwards drops the administrator
+    assert (user.user_id, user.admin, user.admin_group) == ("u1", None, None)
+    with pytest.raises(ValueError):
+        store.rotate(store.create(), "u1", admin="demo.admin", admin_group="demo")
 
 
 def test_throttle_window() -> None:
