@@ -4,8 +4,9 @@ Each worker handles up to 4 calls (pjsua's limit in the wheel), so the service r
 port each on `host`, and the server tries them in turn (a full worker answers 486, a dead one refuses the TCP
 connection: the call moves on to the next). A worker that exits is started again after a back-off (0.5 s
 doubling to 10 s, reset once it stayed up a minute) on the same port when it can, on a fresh one otherwise;
-`on_change` hears the new list of worker URIs. Media work never runs in the server's process: this module only
-spawns, watches and stops processes. It knows nothing of calls or mailboxes.
+`on_change` hears the new list of worker URIs. Worker k looks for RTP ports from `rtp_base` + 16 k up, so
+workers do not probe through each other's ports at every call. Media work never runs in the server's process:
+this module only spawns, watches and stops processes. It knows nothing of calls or mailboxes.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ BACKOFF_FIRST: Final = 0.5
 BACKOFF_MAX: Final = 10.0
 STABLE_AFTER: Final = 60.0  # seconds up after which a worker's back-off starts over
 STOP_GRACE: Final = 5.0  # seconds between SIGTERM and SIGKILL (a worker finishes its recordings first)
+RTP_PORT_BASE: Final = 20000  # worker k's RTP ports start at RTP_PORT_BASE + k * RTP_PORTS_PER_WORKER
+RTP_PORTS_PER_WORKER: Final = 16  # 4 calls x RTP + RTCP, twice over for ports found taken
 
 
 def free_port(host: str) -> int:
@@ -67,7 +70,7 @@ class VoicemailPool:
 
     def __init__(self, *, data_dir: Path, count: int, host: str = "127.0.0.1", ports: Sequence[int] = (),
                  allowed: Sequence[str] = (), max_message_seconds: float = 120.0, log_level: int = 1,
-                 on_change: Callable[[tuple[str, ...]], None] | None = None) -> None:
+                 on_change: Callable[[tuple[str, ...]], None] | None = None, rtp_base: int = RTP_PORT_BASE) -> None:
         if count < 1:
             raise ValueError("at least one voicemail worker")
         self.data_dir = data_dir
@@ -76,6 +79,7 @@ class VoicemailPool:
         self.max_message_seconds = max_message_seconds
         self.log_level = log_level
         self.on_change = on_change
+        self.rtp_base = rtp_base
         self._workers = [_Worker(i, ports[i] if i < len(ports) else 0) for i in range(count)]
         self._watchers: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -127,6 +131,7 @@ class VoicemailPool:
                 sys.executable, "-m", "voicemail.worker", "--data-dir", str(self.data_dir), "--host", self.host,
                 "--port", str(worker.port), *(a for address in self.allowed for a in ("--allow", address)),
                 "--max-message-seconds", str(self.max_message_seconds), "--log-level", str(self.log_level),
+                "--rtp-port", str(self.rtp_base + worker.index * RTP_PORTS_PER_WORKER),
                 stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL, env=_worker_env())
             assert process.stdout is not None
             try:

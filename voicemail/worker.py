@@ -187,8 +187,9 @@ class VoicemailAccount(pj.Account):  # type: ignore[misc]
 
 class Worker:
     def __init__(self, *, data_dir: Path, host: str, port: int, allowed: frozenset[str],
-                 max_message_seconds: float = 120.0, log_level: int = 1) -> None:
+                 max_message_seconds: float = 120.0, log_level: int = 1, rtp_port: int = 4000) -> None:
         self.log_level = log_level
+        self.rtp_port = rtp_port
         self.store = VoicemailStore(data_dir)
         self.host = host
         self.port = port
@@ -235,6 +236,7 @@ class Worker:
         host = f"[{self.host}]" if ":" in self.host else self.host
         acfg.idUri = f"sip:voicemail@{host}:{self.port}"
         acfg.mediaConfig.transportConfig.boundAddress = self.host
+        acfg.mediaConfig.transportConfig.port = self.rtp_port
         acfg.natConfig.iceEnabled = False
         acfg.natConfig.sdpNatRewriteUse = 0
         acfg.natConfig.viaRewriteUse = 0
@@ -517,6 +519,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="an address the server sends from (default: the --host address)")
     parser.add_argument("--max-message-seconds", type=float, default=120.0)
     parser.add_argument("--log-level", type=int, default=1, help="pjsip's log level (to stderr), 0..6")
+    parser.add_argument("--rtp-port", type=int, default=4000,
+                        help="first RTP port tried (RTP on even ports, RTCP above; taken ones are skipped)")
     args = parser.parse_args(argv)
     faulthandler.enable()  # a crash in pjsua's C code leaves the Python stack on stderr
     from sipserver.logs import configure_logging
@@ -526,7 +530,7 @@ def main(argv: list[str] | None = None) -> None:
     os.dup2(2, 1)
     configure_logging()
     Worker(data_dir=args.data_dir, host=args.host, port=args.port, allowed=frozenset(args.allow or [args.host]),
-           max_message_seconds=args.max_message_seconds, log_level=args.log_level).run(ready)
+           max_message_seconds=args.max_message_seconds, log_level=args.log_level, rtp_port=args.rtp_port).run(ready)
 
 
 if __name__ == "__main__":
