@@ -1,6 +1,6 @@
-"""The user manuals of the Info tab: their list and their rendering from `docs/manuals/<file>.md` to HTML.
+"""The user manuals of the Info tab: their list and their rendering from `webui/user_manuals/<file>.md` to HTML.
 
-The manuals are Markdown documents kept in the repository; `render_manual` turns one into a standalone,
+The manuals are Markdown documents shipped with the package; `render_manual` turns one into a standalone,
 printable HTML page (markdown-it-py, CommonMark, raw HTML in the source disabled). Knows no HTTP.
 """
 
@@ -15,7 +15,7 @@ from markdown_it import MarkdownIt
 
 __all__ = ["DEFAULT_MANUALS_DIR", "MANUALS", "Manual", "render_manual"]
 
-DEFAULT_MANUALS_DIR: Final = Path(__file__).resolve().parents[1] / "docs" / "manuals"
+DEFAULT_MANUALS_DIR: Final = Path(__file__).resolve().with_name("user_manuals")
 
 
 @dataclass(frozen=True, slots=True)
