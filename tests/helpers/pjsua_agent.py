@@ -45,9 +45,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -330,6 +332,8 @@ def agent_main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - 
     parser.add_argument("--codecs", help="only these codecs, in this order (e.g. G722/16000,PCMU/8000)")
     args = parser.parse_args(argv)
     _take_stdout_for_protocol()
+    faulthandler.enable()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # describe() asks where a stuck agent is
 
     import gc
 
@@ -576,6 +580,10 @@ class PjsuaAgent:
         return "\n".join(text[-lines:])
 
     def describe(self) -> str:
+        if self.proc.poll() is None:  # alive but not answering: its Python stacks go to its stderr
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGUSR1)
+            time.sleep(0.3)
         return (f"pjsua agent pid={self.proc.pid} exit={self.proc.poll()}\n--- events ---\n"
                 + "\n".join(self.seen[-40:]) + f"\n--- pjsua log (tail) ---\n{self.stderr_tail()}")
 
