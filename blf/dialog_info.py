@@ -24,7 +24,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 from xml.sax.saxutils import escape, quoteattr
 
 NAMESPACE: Final = "urn:ietf:params:xml:ns:dialog-info"
@@ -35,6 +35,9 @@ XML_FORBIDDEN: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  #
 
 # Lower is more urgent (what the key shows when the user has several dialogs).
 _RINGING, _TALKING, _DIALLING, _HELD = 0, 1, 2, 3
+KeyShows = Literal["ringing", "talking", "dialling", "held"]
+SHOWN_AS: Final[tuple[KeyShows, ...]] = ("ringing", "talking", "dialling", "held")
+"""What a key shows for a dialog, by its `urgency` (the portal's live lamps use the same names)."""
 
 
 @dataclass(frozen=True, slots=True)
