@@ -23,6 +23,7 @@ import aiosqlite
 import structlog
 from aiohttp import web
 
+from blf.lamp import LiveLamps
 from blf.notifier import Notifier
 from provisioning.demo import demo_group_description
 from provisioning.model import Directory
@@ -262,8 +263,8 @@ async def _start_http(running: RunningServer, address: ListenAddress) -> None:
 
 def portal_of(running: RunningServer) -> Portal:
     """The self-service portal over the server's own subscriber store (a change acts on the next call), its
-    call log and click-to-dial, with the group administrator pages over the same store; reset links go to the
-    log unless CALLCONNECT_SMTP_HOST names a mail server."""
+    call log, click-to-dial and live BLF lamps (the calls' `LiveCalls`), with the group administrator pages
+    over the same store; reset links go to the log unless CALLCONNECT_SMTP_HOST names a mail server."""
     call_log = SqliteCallLogStore(running.call_log_db)
     service = PortalService(running.subscribers, lambda: running.application.directory,
                             call_log=call_log.rows_of, click_to_dial=running.click_to_dial)
@@ -274,7 +275,8 @@ def portal_of(running: RunningServer) -> Portal:
     return Portal(service=service, mailer=mailer, manuals_dir=DEFAULT_MANUALS_DIR,
                   public_url=os.environ.get("CALLCONNECT_PUBLIC_URL"),
                   voicemail=VoicemailStore(running.config.data_dir),
-                  admin=AdminService(running.subscribers, lambda: running.application.directory))
+                  admin=AdminService(running.subscribers, lambda: running.application.directory),
+                  lamps=LiveLamps(running.application.calls.live))
 
 
 def user_count(directory: Directory) -> int:

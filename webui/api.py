@@ -18,6 +18,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from features.model import SettingError
+from webui.lamp_stream import stream_lamps
 from webui.openapi import openapi_document
 from webui.security import Session
 from webui.services import SECTIONS, DialFailed, NotFound, PortalService, national
@@ -234,6 +235,11 @@ async def blf_put(request: web.Request) -> web.Response:
     return web.json_response(services.blf.to_dict())
 
 
+async def blf_events(request: web.Request) -> web.StreamResponse:
+    session, _ = _authorized(request)
+    return await stream_lamps(request, session)
+
+
 async def directory_get(request: web.Request) -> web.Response:
     session, service = _authorized(request)
     entries = await service.directory(_uid(session), request.query.get("q", "")[:100])
@@ -290,6 +296,7 @@ def add_api_routes(app: web.Application) -> None:
     r.add_put(u + "/schedules/{name}", schedule_put)
     r.add_delete(u + "/schedules/{name}", schedule_delete)
     r.add_put(u + "/blf", blf_put)
+    r.add_get(u + "/blf/events", blf_events)
     r.add_get(u + "/directory", directory_get)
     r.add_get(u + "/calls", calls_get)
     r.add_post(u + "/click-to-dial", dial_post)

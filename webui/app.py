@@ -3,7 +3,8 @@
 It serves health and status for operators and load balancers (`/healthz`, `/status`); when given
 `provisioning`, the Yealink auto-provisioning files (`/provisioning/{file}`, `webui.provisioning`); when given
 `portal`, the user portal of the guide (`webui.views`, HTML) and its REST API (`webui.api`, `/api/v1`), both
-over `webui.services`, and the group administrator's pages (`webui.admin_views`, `/admin`) and API
+over `webui.services` (with the BLF tab's live lamps, `webui.lamp_stream`, when the portal has a
+`LampFeed`), and the group administrator's pages (`webui.admin_views`, `/admin`) and API
 (`webui.admin_api`, `/api/v1/admin`) over `webui.admin_service` (refused when the portal has none).
 Every answer carries the security headers (`webui.web`). Services come in through
 `create_app` arguments and typed `AppKey`s; this module holds no global state and knows no SIP.
@@ -18,6 +19,7 @@ from aiohttp import web
 from webui.admin_api import add_admin_api_routes
 from webui.admin_views import add_admin_routes
 from webui.api import add_api_routes
+from webui.lamp_stream import setup_lamp_streams
 from webui.mailbox import add_mailbox_routes
 from webui.provisioning import ProvisioningFiles, add_provisioning_routes
 from webui.views import add_portal_routes
@@ -49,6 +51,7 @@ def create_app(*, running_status: StatusProvider, provisioning: ProvisioningFile
     if portal is not None:
         app[PORTAL_KEY] = portal
         setup_templates(app)
+        setup_lamp_streams(app)
         add_portal_routes(app)
         add_api_routes(app)
         add_admin_routes(app)  # without an admin service every admin page and operation is refused (403)

@@ -228,6 +228,17 @@ CATALOGUE: Final[dict[str, tuple[str, str]]] = {
         "Wanneer een gebruiker in de lijst hierboven geselecteerd is, verschijnt er een snelkeuzetoets op uw "
         "toestel (alleen T42 en T48)."),
     "Nobody is selected.": ("Personne n'est sélectionné.", "Niemand is geselecteerd."),
+    "The lamps show your colleagues' calls as they happen.": (
+        "Les voyants montrent les appels de vos collègues en direct.",
+        "De lampjes tonen de gesprekken van uw collega's terwijl ze plaatsvinden."),
+    "Live status interrupted: reload the page.": ("Statut en direct interrompu : rechargez la page.",
+                                                  "Live status onderbroken: laad de pagina opnieuw."),
+    "Idle": ("Libre", "Vrij"),
+    "Ringing": ("Sonne", "Gaat over"),
+    "On a call": ("En ligne", "In gesprek"),
+    "Dialling out": ("Appel sortant", "Belt uit"),
+    "On hold": ("En attente", "In de wacht"),
+    "Not shared": ("Non partagé", "Niet gedeeld"),
     # directory and call log
     "Show": ("Afficher", "Toon"),
     "entries": ("éléments", "items"),

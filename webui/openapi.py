@@ -89,6 +89,14 @@ def openapi_document() -> dict[str, Any]:
             "choose and order the monitored colleagues", {**ok, "400": _resp("bad body"), "422": problems},
             body={"type": "object", "required": ["monitored_users"],
                   "properties": {"monitored_users": {"type": "array", "items": {"type": "string"}}}}, write=True)},
+        u + "/blf/events": {"parameters": [user], "get": _op(
+            "the monitored colleagues' live lamps, as Server-Sent Events: first each one's lamp, then one event "
+            "per change (`event: lamp`, data `{\"user\", \"lamp\"}` with lamp idle, ringing, talking, dialling, "
+            "held or hidden when the colleague does not allow it); a comment every 15 s", {
+                "200": {"description": "the event stream (never ends by itself)",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                "403": _resp("another user's id"), "404": _resp("no such user"),
+                "503": _resp("live lamps unavailable")})},
         u + "/directory": {"parameters": [user], "get": _op("personal, group and colleague entries", ok, params=[
             {"name": "q", "in": "query", "required": False, "schema": {"type": "string"}}])},
         u + "/calls": {"parameters": [user], "get": _op("the call log, newest first", ok, params=[

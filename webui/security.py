@@ -86,6 +86,13 @@ class SessionStore:
         session.last_seen = now
         return session
 
+    def is_live(self, session: Session) -> bool:
+        """Whether `session` is still valid (not logged out, not expired), without counting as a use: a page
+        left open with a live stream must not keep its session from expiring."""
+        now = self._clock()
+        return (self._sessions.get(session.id) is session and now - session.last_seen <= self.idle
+                and now - session.created <= self.lifetime)
+
     def rotate(self, session: Session, user_id: str | None, *, admin: str | None = None,
                admin_group: str | None = None) -> Session:
         """A new session (new id, new CSRF token) carrying `session`'s language, logged in as `user_id` (or

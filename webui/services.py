@@ -190,6 +190,20 @@ class PortalService:
             entries = [e for e in entries if needle in e.name.casefold() or needle in e.number.casefold()]
         return entries
 
+    async def monitored_visibility(self, user_id: str) -> list[tuple[str, bool]]:
+        """The colleagues `user_id` monitors (their BLF selection as last saved, in key order), each with
+        whether that colleague lets `user_id` see their live state: same group and `blf.privacy` allows it,
+        the rule the SIP notifier answers 403 by, read from the directory snapshot the SIP side uses."""
+        owner = await self.user(user_id)
+        directory = self._directory()
+        out: list[tuple[str, bool]] = []
+        for colleague_id in owner.services.blf.monitored_users:
+            colleague = directory.user_by_id(colleague_id)
+            out.append((colleague_id, colleague is not None and colleague.group_id == owner.group_id
+                        and colleague.user_id != owner.user_id
+                        and colleague.services.blf.may_be_watched_by(owner.user_id)))
+        return out
+
     async def call_log(self, user_id: str, limit: int = 1000) -> Sequence[CallLogEntry]:
         if self._call_log is None:
             return []

@@ -24,6 +24,7 @@ from features.model import WEEKDAYS, SettingError
 from provisioning.model import User
 from webui import forms
 from webui.i18n import LANGUAGES, gettext, pick_language
+from webui.lamp_stream import HIDDEN, LAMP_NAMES, stream_lamps
 from webui.manuals import MANUALS, render_manual
 from webui.security import Session
 from webui.services import DialFailed, NotFound, national
@@ -345,8 +346,14 @@ async def _blf(request: web.Request, user: User, selected: list[str], **context:
     cc = group.group.country_code
     colleagues = {u.user_id: (u.display_name, u.extension or national(u.main_number, cc)) for u in group.users
                   if u.user_id != user.user_id}
+    feed = request.app[PORTAL_KEY].lamps
+    lamps: dict[str, str] = {}  # the saved selection's lamps now; the page's script follows their changes
+    if feed is not None:
+        lamps = {uid: feed.lamp(uid) if visible else HIDDEN
+                 for uid, visible in await service.monitored_visibility(user.user_id)}
     return await _page(request, "blf.html", "blf", selected=selected, colleagues=colleagues,
-                       others=[uid for uid in colleagues if uid not in selected], **context)
+                       others=[uid for uid in colleagues if uid not in selected], lamps=lamps,
+                       LAMP_NAMES=LAMP_NAMES, **context)
 
 
 async def blf_page(request: web.Request) -> web.Response:
@@ -354,6 +361,15 @@ async def blf_page(request: web.Request) -> web.Response:
     assert session.user_id is not None
     user = await request.app[PORTAL_KEY].service.user(session.user_id)
     return await _blf(request, user, list(user.services.blf.monitored_users))
+
+
+async def blf_events(request: web.Request) -> web.StreamResponse:
+    """The BLF tab's live lamps (`webui.lamp_stream`); 401 without an end user's session (EventSource gives
+    up on it instead of following a redirect to the login page)."""
+    session = current_session(request)
+    if session is None or session.user_id is None:
+        raise web.HTTPUnauthorized(text="401: log in first\n")
+    return await stream_lamps(request, session)
 
 
 async def blf_post(request: web.Request) -> web.StreamResponse:
@@ -588,6 +604,7 @@ def add_portal_routes(app: web.Application) -> None:
     r.add_post("/portal/advanced/{section}", advanced_post)
     r.add_get("/portal/blf", blf_page)
     r.add_post("/portal/blf", blf_post)
+    r.add_get("/portal/blf/events", blf_events)
     r.add_get("/portal/directory", directory_page)
     r.add_post("/portal/directory/contacts", contact_add)
     r.add_get("/portal/directory/contacts/{index}", contact_edit_page)

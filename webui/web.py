@@ -26,9 +26,9 @@ from webui.i18n import LANGUAGE_NAMES, LANGUAGES, Language, gettext, pick_langua
 from webui.security import LoginThrottle, ResetTokens, Session, SessionStore, csrf_matches
 from webui.services import PortalService
 
-__all__ = ["PORTAL_KEY", "LogMailer", "Mailer", "Portal", "SmtpMailer", "current_session", "ensure_session",
-           "login", "login_admin", "logout", "render", "require_csrf", "security_headers_middleware",
-           "session_middleware"]
+__all__ = ["PORTAL_KEY", "LampFeed", "LogMailer", "Mailer", "Portal", "SmtpMailer", "add_security_headers",
+           "current_session", "ensure_session", "login", "login_admin", "logout", "render", "require_csrf",
+           "security_headers_middleware", "session_middleware"]
 
 log = structlog.get_logger("callconnect.portal")
 security_log = structlog.get_logger("callconnect.security")
@@ -45,6 +45,15 @@ CSP: Final = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 
 
 class Mailer(Protocol):
     async def send(self, to: str, subject: str, body: str) -> None: ...
+
+
+class LampFeed(Protocol):
+    """The live lamps of the SIP side (`blf.lamp.LiveLamps`): a user's lamp now ("idle", "ringing", "talking",
+    "dialling", "held"), and a subscription told the id of every user whose calls changed, synchronously
+    from the call path (a listener must only take note), returning its unsubscribe function."""
+
+    def lamp(self, user_id: str) -> str: ...
+    def subscribe(self, listener: Callable[[str], None]) -> Callable[[], None]: ...
 
 
 class LogMailer:
@@ -93,6 +102,7 @@ class Portal:
     manuals_dir: Path | None = None
     voicemail: Any = None  # a `webui.mailbox.MailboxStore` (storage.voicemail.VoicemailStore), or None
     admin: AdminService | None = None  # the group administrator pages and API; None: not offered
+    lamps: LampFeed | None = None  # live BLF lamps on the BLF tab (`webui.lamp_stream`); None: not offered
 
 
 PORTAL_KEY: web.AppKey[Portal] = web.AppKey("portal", Portal)
@@ -163,6 +173,11 @@ async def security_headers_middleware(request: web.Request, handler: Handler) ->
         raise
     _secure(request, response)
     return response
+
+
+def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The middleware's headers, for a streamed answer that is sent before the middleware sees it."""
+    _secure(request, response)
 
 
 def _secure(request: web.Request, response: web.StreamResponse) -> None:

@@ -1,5 +1,7 @@
 """Shared fixtures of the portal's unit tests: the demo group in the in-memory store, the real aiohttp app
-with its real service layer, a fake click-to-dial that records calls, and log-in helpers."""
+with its real service layer, a fake click-to-dial that records calls, the real live call state behind the
+BLF lamps (`live`), and log-in helpers. `reload()` takes a new directory snapshot after a store change, as
+the server does when provisioning changes."""
 
 from __future__ import annotations
 
@@ -11,8 +13,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
 
+from blf.lamp import LiveLamps
 from provisioning.demo import demo_group_description
+from provisioning.model import Directory
 from provisioning.store import InMemorySubscriberStore
+from sipserver.b2bua.live import LiveCalls
 from webui.admin_service import AdminService
 from webui.app import create_app
 from webui.manuals import DEFAULT_MANUALS_DIR
@@ -48,6 +53,11 @@ class Env:
     portal: Portal
     dialer: FakeDialer
     logs: dict[str, list[Row]]
+    live: LiveCalls = field(default_factory=LiveCalls)
+    directory: list[Directory] = field(default_factory=list)  # the one snapshot the services read
+
+    async def reload(self) -> None:
+        self.directory[0] = await self.store.load_directory()
 
     async def csrf(self, path: str = "/login") -> str:
         response = await self.client.get(path)
@@ -87,20 +97,21 @@ async def env() -> AsyncIterator[Env]:
     # cheap Argon2id parameters: the same algorithm and checks, a fraction of the test time
     store = InMemorySubscriberStore(password_hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     await store.apply_group(demo_group_description("callconnect.local"))
-    directory = await store.load_directory()
+    directory = [await store.load_directory()]
     logs: dict[str, list[Row]] = {}
 
     async def read_log(user_id: str, limit: int) -> list[Row]:
         return logs.get(user_id, [])[:limit]
 
     dialer = FakeDialer()
-    service = PortalService(store, lambda: directory, call_log=read_log, click_to_dial=dialer)
-    admin = AdminService(store, lambda: directory)
-    portal = Portal(service=service, manuals_dir=DEFAULT_MANUALS_DIR, admin=admin)
+    service = PortalService(store, lambda: directory[0], call_log=read_log, click_to_dial=dialer)
+    admin = AdminService(store, lambda: directory[0])
+    live = LiveCalls()
+    portal = Portal(service=service, manuals_dir=DEFAULT_MANUALS_DIR, admin=admin, lamps=LiveLamps(live))
     app = create_app(running_status=lambda: {}, portal=portal)
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
-        yield Env(client, store, portal, dialer, logs)
+        yield Env(client, store, portal, dialer, logs, live, directory)
     finally:
         await client.close()
