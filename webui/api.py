@@ -296,7 +296,7 @@ def add_api_routes(app: web.Application) -> None:
     r.add_put(u + "/schedules/{name}", schedule_put)
     r.add_delete(u + "/schedules/{name}", schedule_delete)
     r.add_put(u + "/blf", blf_put)
-    r.add_get(u + "/blf/events", blf_events)
+    r.add_get(u + "/blf/events", blf_events, allow_head=False)
     r.add_get(u + "/directory", directory_get)
     r.add_get(u + "/calls", calls_get)
     r.add_post(u + "/click-to-dial", dial_post)

@@ -604,7 +604,7 @@ def add_portal_routes(app: web.Application) -> None:
     r.add_post("/portal/advanced/{section}", advanced_post)
     r.add_get("/portal/blf", blf_page)
     r.add_post("/portal/blf", blf_post)
-    r.add_get("/portal/blf/events", blf_events)
+    r.add_get("/portal/blf/events", blf_events, allow_head=False)  # a HEAD would get an endless stream
     r.add_get("/portal/directory", directory_page)
     r.add_post("/portal/directory/contacts", contact_add)
     r.add_get("/portal/directory/contacts/{index}", contact_edit_page)

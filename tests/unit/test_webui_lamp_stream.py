@@ -146,6 +146,12 @@ async def test_another_users_stream_is_403(env: Env) -> None:
     assert (await env.client.get("/api/v1/users/marie.martin/blf/events")).status == 403
 
 
+async def test_head_is_not_an_endless_stream(env: Env) -> None:
+    await env.login()
+    assert (await env.client.head(PAGE)).status == 405
+    assert (await env.client.head(API)).status == 405
+
+
 async def test_without_a_feed_the_stream_is_503_and_the_page_has_no_lamps(env: Env) -> None:
     await env.login()
     env.portal.lamps = None
