@@ -7,7 +7,7 @@ every monitored colleague's lamp at once, then one `lamp` event per colleague wh
     event: lamp
     data: {"user": "marie.martin", "lamp": "ringing"}
 
-`lamp` is one of `LAMPS` ("idle", "ringing", "talking", "dialling", "held") or "hidden" for a colleague whose
+`lamp` is the feed's word ("idle", "ringing", "talking", "dialling", "held") or "hidden" for a colleague whose
 "who may monitor me" does not allow this user (or who is gone): no state at all, like the SIP side's 403.
 Only the state is sent, never the other party, so CLIR needs no rule here. Changes are coalesced per
 colleague and sent only when the lamp differs from what this client was last told; a comment line keeps the

@@ -17,10 +17,11 @@ from typing import Any, Literal
 import pytest
 from aiohttp import ClientResponse
 
-from blf.lamp import LiveLamps
+from blf.lamp import LAMPS, LiveLamps
 from sipserver.b2bua.call import LegStateChanged
 from tests.unit.webui_fixtures import Env, env
-from webui.lamp_stream import HIDDEN, LIMITS_KEY, lamp_changes
+from webui.lamp_stream import HIDDEN, LAMP_NAMES, LIMITS_KEY, lamp_changes
+from webui.web import STATIC
 
 __all__ = ["env"]
 
@@ -127,6 +128,12 @@ def test_lamp_changes_sends_only_what_differs_and_hides_what_is_not_shared() -> 
     assert lamp_changes(scope, now.__getitem__, sent, {"a"}) == [("a", "ringing")]  # b: not told it changed
     assert lamp_changes(scope, now.__getitem__, sent, {"b", "c"}) == [("b", "held")]
     assert lamp_changes([("a", False)], now.__getitem__, sent, None) == [("a", HIDDEN)]
+
+
+def test_every_lamp_of_the_feed_has_a_label_and_the_script_knows_it() -> None:
+    assert set(LAMP_NAMES) == {*LAMPS, HIDDEN}
+    script = (STATIC / "blf.js").read_text()
+    assert all(f'"{lamp}"' in script for lamp in LAMP_NAMES)
 
 
 # -- who may read the stream -----------------------------------------------------------------------------------
