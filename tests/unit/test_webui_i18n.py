@@ -1,10 +1,13 @@
-"""Every string the portal shows is in the catalogue with its French and Dutch forms, and every validation
-message the forms can produce is translated (no English left in a French or Dutch page)."""
+"""Every string the portal shows is in the gettext catalogues with its French and Dutch forms, and every
+validation message the forms can produce is translated (no English left in a French or Dutch page); the
+catalogues are in step with the code (`scripts/update_catalogues.py --check`)."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -18,47 +21,71 @@ from features.model import (
     SettingError,
     SimultaneousRing,
 )
-from webui.i18n import CATALOGUE, gettext, pick_language, translate_problem
+from webui.i18n import (
+    CATALOGUE,
+    PROBLEM_TEMPLATES,
+    TRANSLATIONS,
+    catalogue_path,
+    gettext,
+    pick_language,
+    translate_problem,
+)
+from webui.po import parse_po, write_po
 
-WEBUI = Path(__file__).resolve().parents[2] / "webui"
-MSGID = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
-PY_IDS = re.compile(r'''(?:_flash\(session, |gettext\([a-z_.]+, |"error": |error = )"([^"]+)"''')
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def template_ids() -> set[str]:
-    ids: set[str] = set()
-    for path in (WEBUI / "templates").glob("*.html"):
-        for a, b in MSGID.findall(path.read_text()):
-            ids.add(a or b)
-        # labels passed as data to _() in loops and dicts
-        ids.update(re.findall(r'\("[a-z]+", "/(?:portal|admin)/[a-z]+", "([^"]+)"\)', path.read_text()))
-    return ids
+def _update_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("update_catalogues", REPO_ROOT / "scripts" / "update_catalogues.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+update_catalogues = _update_script()
 
 
 def test_every_template_string_is_translated() -> None:
-    ids = template_ids()
-    assert len(ids) > 100
-    missing = sorted(i for i in ids if i not in CATALOGUE)
+    ids = update_catalogues.template_ids()
+    assert len(set(ids)) > 100
+    missing = sorted(i for i in set(ids) if i not in CATALOGUE)
     assert missing == []
 
 
 def test_python_strings_are_translated() -> None:
-    from webui.admin_views import FORBIDDEN
-    from webui.mailbox import GREETINGS
-    from webui.manuals import MANUALS
-    from webui.views import DAY_NAMES, DIAL_REASONS, SECTION_TITLES
-    ids = {*SECTION_TITLES.values(), *DAY_NAMES.values(), *DIAL_REASONS.values(), *(m.language_name for m in MANUALS),
-           *GREETINGS.values(), FORBIDDEN}
-    for path in (WEBUI / "views.py", WEBUI / "web.py", WEBUI / "admin_views.py"):  # the API answers in English
-        ids.update(PY_IDS.findall(path.read_text()))
-    missing = sorted(i for i in ids if i not in CATALOGUE)
+    missing = sorted(i for i in set(update_catalogues.python_ids()) if i not in CATALOGUE)
     assert missing == []
 
 
+def test_validation_message_templates_are_translated() -> None:
+    for template in PROBLEM_TEMPLATES:
+        assert TRANSLATIONS["fr"].get(template) and TRANSLATIONS["nl"].get(template), template
+
+
+def test_the_catalogues_are_in_step_with_the_code_and_in_canonical_form() -> None:
+    """What `scripts/update_catalogues.py --check` checks, and that re-writing a catalogue changes nothing (so
+    the script's output is a clean diff)."""
+    ids = update_catalogues.used_ids()
+    for lang in ("fr", "nl"):
+        text = catalogue_path(lang).read_text(encoding="utf-8")
+        new, added, _ = update_catalogues.updated(text, ids)
+        assert added == [], f"{lang}: run scripts/update_catalogues.py and translate {added}"
+        assert new == text
+        assert write_po(parse_po(text)) == text
+        header = parse_po(text)[0]
+        assert header.msgid == "" and f"Language: {lang}" in header.msgstr and "charset=UTF-8" in header.msgstr
+
+
 def test_catalogue_entries_are_complete() -> None:
+    """Both translations, the same named placeholders; a validation message's translation may leave out one of
+    its values ({1}) but never name one the English lacks."""
     for msgid, (fr, nl) in CATALOGUE.items():
         assert fr.strip() and nl.strip(), msgid
-        assert set(re.findall(r"{\w+}", msgid)) == set(re.findall(r"{\w+}", fr)) == set(re.findall(r"{\w+}", nl))
+        named = set(re.findall(r"{[a-z_]\w*}", msgid))
+        assert named == set(re.findall(r"{[a-z_]\w*}", fr)) == set(re.findall(r"{[a-z_]\w*}", nl)), msgid
+        values = set(re.findall(r"{\d+}", msgid))
+        assert set(re.findall(r"{\d+}", fr)) <= values and set(re.findall(r"{\d+}", nl)) <= values, msgid
 
 
 def test_gettext_and_language_pick() -> None:
