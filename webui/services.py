@@ -127,6 +127,13 @@ class PortalService:
         return self._locks.setdefault(user_id, asyncio.Lock())
 
     # -- accounts ------------------------------------------------------------------------------------------
+    async def account_gone(self, user_id: str) -> bool:
+        """The user no longer exists (deleted since they logged in). The snapshot answers at once for a user
+        still there; only when it lacks them (deleted, or created less than a reload ago) is the store asked."""
+        if self._directory().user_by_id(user_id) is not None:
+            return False
+        return await self.store.get_user(user_id) is None
+
     def find_user_id(self, username: str) -> str | None:
         """The user a login name designates: a user id, or a SIP user name / extension that is unique."""
         name = username.strip()

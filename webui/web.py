@@ -9,6 +9,7 @@ It knows aiohttp, the security state and the service layer; it knows no SIP and 
 from __future__ import annotations
 
 import asyncio
+import json
 import smtplib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from aiohttp import web
 from webui.admin_service import AdminService
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, Language, gettext, pick_language, translate_problem
 from webui.security import LoginThrottle, ResetTokens, Session, SessionStore, csrf_matches
-from webui.services import PortalService
+from webui.services import NotFound, PortalService
 
 __all__ = ["PORTAL_KEY", "LampFeed", "LogMailer", "Mailer", "Portal", "SmtpMailer", "add_security_headers",
            "current_session", "ensure_session", "login", "login_admin", "logout", "render", "require_csrf",
@@ -143,15 +144,40 @@ def request_language(request: web.Request) -> Language:
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     portal = request.app.get(PORTAL_KEY)
     if portal is not None:
-        request[SESSION] = portal.sessions.get(request.cookies.get(_cookie_name(request)))
+        session = portal.sessions.get(request.cookies.get(_cookie_name(request)))
+        request[SESSION] = session
+        if session is not None and session.user_id is not None and await portal.service.account_gone(
+                session.user_id):
+            logout(request)  # the request goes on as a logged-out one: the login page, or the API's 401
     try:
-        response: web.StreamResponse = await handler(request)
+        try:
+            response: web.StreamResponse = await handler(request)
+        except NotFound as gone:
+            raise _gone(request, gone) from None
     except web.HTTPException as exc:  # redirects are raised: they carry the cookie too
         response = exc
         _cookies(request, response, portal is not None)
         raise
     _cookies(request, response, portal is not None)
     return response
+
+
+_API_NOT_FOUND: Final = "not found"  # the API answers in English
+_API_ACCOUNT_GONE: Final = "the account no longer exists"
+
+
+def _gone(request: web.Request, gone: NotFound) -> web.HTTPException:
+    """A handler found no object: the session's own user (deleted by an administrator, `provision apply`, the
+    CLI) ends the session (back to the login page, 401 for the API); anything else is a plain 404."""
+    session = current_session(request)
+    api = request.path.startswith("/api/")
+    if session is None or session.user_id is None or gone.args[:1] != (session.user_id,):
+        return web.HTTPNotFound(text=json.dumps({"error": _API_NOT_FOUND}), content_type="application/json") \
+            if api else web.HTTPNotFound()
+    logout(request)
+    if api:
+        return web.HTTPUnauthorized(text=json.dumps({"error": _API_ACCOUNT_GONE}), content_type="application/json")
+    return web.HTTPSeeOther("/login")
 
 
 def _cookies(request: web.Request, response: web.StreamResponse, enabled: bool) -> None:
