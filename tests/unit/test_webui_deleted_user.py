@@ -9,7 +9,9 @@ import dataclasses
 import pytest
 
 from provisioning.demo import demo_group_description
-from tests.unit.webui_fixtures import Env, env  # noqa: F401
+from tests.unit.webui_fixtures import Env, env
+
+__all__ = ["env"]
 
 JEAN = "jean.dupont"
 PAGES = ("/portal/profile", "/portal/settings", "/portal/advanced", "/portal/blf", "/portal/directory",
