@@ -4,7 +4,8 @@
 8 kHz mono G.711 µ-law WAV: half the size of 16-bit PCM, and pjmedia's WAV player plays both.
 
 Needs Debian's `espeak-ng` and `sox` (only to make the files; the service and its tests use the committed
-files). Run from the repository: `python3 scripts/make_prompts.py`. Also writes `beep.wav` (0.4 s at 1 kHz).
+files). Run from the repository: `python3 scripts/make_prompts.py` (every prompt) or `... --missing` (only
+new ones). Also writes `beep.wav` (0.4 s at 1 kHz).
 """
 
 from __future__ import annotations
@@ -46,14 +47,22 @@ def beep(out: Path, frequency: float = 1000.0, seconds: float = 0.4) -> None:
 
 
 def main() -> None:
+    """`--missing`: speak only the prompts that have no file yet (the others stay byte for byte)."""
+    missing_only = "--missing" in sys.argv[1:]
     AUDIO_DIR.mkdir(exist_ok=True)
-    beep(AUDIO_DIR / "beep.wav")
+    if not (missing_only and (AUDIO_DIR / "beep.wav").exists()):
+        beep(AUDIO_DIR / "beep.wav")
+    written = 0
     for language in LANGUAGES:
         folder = AUDIO_DIR / language
         folder.mkdir(exist_ok=True)
         for name, texts in TEXTS.items():
-            speak(texts[language], language, folder / f"{name}.wav")
-    print(f"prompts written to {AUDIO_DIR}")
+            out = folder / f"{name}.wav"
+            if missing_only and out.exists():
+                continue
+            speak(texts[language], language, out)
+            written += 1
+    print(f"{written} prompts written to {AUDIO_DIR}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ module only names them; it knows nothing of media engines, calls or storage.
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Final, Literal
 
@@ -105,8 +106,30 @@ TEXTS: Final[dict[str, dict[Language, str]]] = {
                     "en": "That PIN is not valid. It needs 4 to 8 digits."},
     "invalid_choice": {"fr": "Choix non valable.", "nl": "Ongeldige keuze.", "en": "Invalid choice."},
     "many": {"fr": "plus de vingt", "nl": "meer dan twintig", "en": "more than twenty"},
+    # the envelope: "received today at 14 30"
+    "received": {"fr": "reçu", "nl": "ontvangen", "en": "received"},
+    "today": {"fr": "aujourd'hui", "nl": "vandaag", "en": "today"},
+    "yesterday": {"fr": "hier", "nl": "gisteren", "en": "yesterday"},
+    "on": {"fr": "le", "nl": "op", "en": "on"},
+    "at": {"fr": "à", "nl": "om", "en": "at"},
+    "hour": {"fr": "heure", "nl": "uur", "en": "hundred"},
+    "hours": {"fr": "heures", "nl": "uur", "en": "hundred"},
+    "oh": {"fr": "zéro", "nl": "nul", "en": "oh"},
 }
-for _n in range(LARGEST_NUMBER + 1):
+WEEKDAYS: Final = (("lundi", "maandag", "Monday"), ("mardi", "dinsdag", "Tuesday"),
+                   ("mercredi", "woensdag", "Wednesday"), ("jeudi", "donderdag", "Thursday"),
+                   ("vendredi", "vrijdag", "Friday"), ("samedi", "zaterdag", "Saturday"),
+                   ("dimanche", "zondag", "Sunday"))
+MONTHS: Final = (("janvier", "januari", "January"), ("février", "februari", "February"), ("mars", "maart", "March"),
+                 ("avril", "april", "April"), ("mai", "mei", "May"), ("juin", "juni", "June"),
+                 ("juillet", "juli", "July"), ("août", "augustus", "August"),
+                 ("septembre", "september", "September"), ("octobre", "oktober", "October"),
+                 ("novembre", "november", "November"), ("décembre", "december", "December"))
+for _k, (_fr, _nl, _en) in enumerate(WEEKDAYS):
+    TEXTS[f"day{_k}"] = {"fr": _fr, "nl": _nl, "en": _en}
+for _k, (_fr, _nl, _en) in enumerate(MONTHS, start=1):
+    TEXTS[f"month{_k}"] = {"fr": _fr, "nl": _nl, "en": _en}
+for _n in range(60):  # counts up to LARGEST_NUMBER; days of the month, hours and minutes up to 59
     TEXTS[f"n{_n}"] = {"fr": str(_n), "nl": str(_n), "en": str(_n)}
 
 
@@ -136,6 +159,31 @@ def number(count: int) -> str:
 def digits(text: str) -> tuple[str, ...]:
     """A phone number said digit by digit (`+32 2…` -> n3 n2 n2 …); other characters are left out."""
     return tuple(f"n{ch}" for ch in text if ch.isdigit())
+
+
+def envelope(received_at: float, now: float, zone: tzinfo, language: Language) -> tuple[str, ...]:
+    """When a message came, in the mailbox owner's time zone: "received today at 14 30", "... yesterday ...",
+    "... Monday ..." within the last week, "... on 3 December ..." before (24-hour clock; in English "14
+    hundred" on the hour and "9 oh 5" for single-digit minutes)."""
+    received = datetime.fromtimestamp(received_at, zone)
+    days_ago = (datetime.fromtimestamp(now, zone).date() - received.date()).days
+    if days_ago <= 0:
+        day: tuple[str, ...] = ("today",)
+    elif days_ago == 1:
+        day = ("yesterday",)
+    elif days_ago < 7:
+        weekday = f"day{received.weekday()}"
+        day = ("on", weekday) if language == "en" else (weekday,)
+    else:
+        day = ("on", f"n{received.day}", f"month{received.month}")
+    hour, minute = f"n{received.hour}", received.minute
+    if language == "en":
+        clock: tuple[str, ...] = (hour, "hours") if minute == 0 else \
+            (hour, "oh", f"n{minute}") if minute < 10 else (hour, f"n{minute}")
+    else:
+        unit = "hour" if received.hour <= 1 else "hours"
+        clock = (hour, unit) if minute == 0 else (hour, unit, f"n{minute}")
+    return ("received", *day, "at", *clock)
 
 
 def counts_sentence(new: int, old: int) -> tuple[str, ...]:

@@ -3,8 +3,9 @@
 The server sends two kinds: a diverted call, `sip:voicemail@host;target=<mailbox AOR, escaped>;cause=486`
 (cause 486 busy or do not disturb, 408 no answer, 480 unreachable, 302 unconditional): leave a message; and
 mailbox access (1969 / *98 from the owner's own phone, authenticated by the server), the same URI with `target`
-and no `cause`. The owner's language comes as `Accept-Language`; the caller as the From header shows them to
-the mailbox owner (the server applied the owner's CLID delivery rules), anonymous when hidden.
+and no `cause`. Both carry `tz`, the owner's group's time zone (IANA name, for "received today at 14 30";
+UTC when absent or unknown). The owner's language comes as `Accept-Language`; the caller as the From header
+shows them to the mailbox owner (the server applied the owner's CLID delivery rules), anonymous when hidden.
 
 Pure: the INVITE's bytes in, a `VoicemailRequest` (or a `BadRequest` with the status to answer) out.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sipserver.errors import SipError
 from sipserver.message import SipRequest
@@ -33,6 +35,7 @@ class VoicemailRequest:
     caller_number: str | None  # None: anonymous or unavailable
     caller_name: str
     language: Language
+    time_zone: str = "UTC"  # an IANA name ZoneInfo knows
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,19 @@ def parse_invite(data: bytes) -> VoicemailRequest | BadRequest:
     reason = REASONS.get(cause or "", "no-answer")
     caller_number, caller_name = _caller(message)
     return VoicemailRequest(mode=mode, mailbox=unquote(mailbox), reason=reason, caller_number=caller_number,
-                            caller_name=caller_name, language=language_of(message.headers.get("Accept-Language")))
+                            caller_name=caller_name, language=language_of(message.headers.get("Accept-Language")),
+                            time_zone=_time_zone(uri.params.get("tz")))
+
+
+def _time_zone(name: str | None) -> str:
+    if not name:
+        return "UTC"
+    name = unquote(name)
+    try:
+        ZoneInfo(name)
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        return "UTC"
+    return name
 
 
 def _caller(message: SipRequest) -> tuple[str | None, str]:

@@ -4,8 +4,9 @@ Deposit: the owner's greeting (recorded, else the standard busy / no-answer one 
 beep, then recording up to `max_message_seconds`; `#` or hanging up ends it, `#` during the greeting skips to
 the beep, `*` during the greeting asks for the PIN and opens the mailbox (the owner calling from elsewhere).
 Mailbox access (1969 / *98 from one's own phone, or `*` + PIN): the counts, then the main menu — 1 listen
-(new messages first, each announced with the caller's number; 1 replay, 7 delete, 9 save, # next, also while
-it plays), 3 greetings (1 record busy, 2 record no-answer, 3 back to the standard ones), 4 change PIN, * end.
+(new messages first, each announced with the caller's number and when it came, in the owner's time zone;
+1 replay, 7 delete, 9 save, # next, also while it plays), 3 greetings (1 record busy, 2 record no-answer, 3
+back to the standard ones), 4 change PIN, * end.
 DTMF arrives as digits whatever carried them (RFC 4733 or SIP INFO); a digit during a prompt cuts it short
 (during a confirmation, it acts in the menu the confirmation leads to).
 
@@ -18,12 +19,15 @@ only as actions. Knows nothing of pjsua2, SIP or files beyond the paths it is gi
 from __future__ import annotations
 
 import enum
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
 from storage.voicemail import PIN_PATTERN, GreetingKind, VoiceMessage
-from voicemail.prompts import BEEP, Language, counts_sentence, digits, prompt_path
+from voicemail.prompts import BEEP, Language, counts_sentence, digits, envelope, prompt_path
 
 MENU_TIMEOUT: Final = 10.0  # seconds without a key in a menu before it is said again
 MENU_REPEATS: Final = 3  # menus said without an answer before the call ends
@@ -111,7 +115,10 @@ class State(enum.Enum):
 
 class Session:
     def __init__(self, *, mode: Mode, mailbox: str, language: Language, reader: MailboxReader,
-                 reason: str = "no-answer", pin_required: bool = False, max_message_seconds: float = 120.0) -> None:
+                 reason: str = "no-answer", pin_required: bool = False, max_message_seconds: float = 120.0,
+                 zone: tzinfo = UTC, wall_clock: Callable[[], float] = time.time) -> None:
+        self.zone = zone  # the owner's time zone, for when each message came
+        self.wall_clock = wall_clock  # `now` is monotonic: the date of "today" needs the calendar's time
         self.mode = mode
         self.mailbox = mailbox
         self.language: Language = language
@@ -341,7 +348,8 @@ class Session:
     def _play_message(self) -> list[Action]:
         message = self._messages[self._index]
         caller = digits(message.caller_number or "")
-        announcement = ("message_from", *(caller or ("unknown_caller",)))
+        announcement = ("message_from", *(caller or ("unknown_caller",)),
+                        *envelope(message.received_at, self.wall_clock(), self.zone, self.language))
         self.state = State.MESSAGE
         self._deadline = None
         return [Play((*self._ps(announcement), self.reader.audio_path(message)))]

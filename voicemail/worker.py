@@ -31,6 +31,7 @@ import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
+from zoneinfo import ZoneInfo
 
 import pjsua2 as pj
 import structlog
@@ -314,7 +315,7 @@ class Worker:
             return
         session = Session(mode="deposit" if request.mode == "deposit" else "access", mailbox=request.mailbox,
                           language=request.language, reader=self.store, reason=request.reason,
-                          max_message_seconds=self.max_message_seconds)
+                          max_message_seconds=self.max_message_seconds, zone=ZoneInfo(request.time_zone))
         call.state = _CallState(request=request, session=session)
         answer.statusCode = 200
         call.answer(answer)

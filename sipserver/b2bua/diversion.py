@@ -85,11 +85,14 @@ def headers_for(first: str | None, hops: Sequence[Hop], target: str) -> tuple[tu
     return (("History-Info", history_info(first, hops, target)), ("Diversion", diversion(hops)))
 
 
-def voicemail_request_uri(service_uri: str, mailbox_aor: str, reason: str | None) -> str:
+def voicemail_request_uri(service_uri: str, mailbox_aor: str, reason: str | None, time_zone: str = "") -> str:
     """RFC 4458 §3.1: the voicemail service's URI with `target` (the mailbox's AOR, escaped) and `cause` (a
-    diverted call: leave a message); without `cause` (reason None) it is the owner calling their mailbox."""
+    diverted call: leave a message); without `cause` (reason None) it is the owner calling their mailbox.
+    `tz` (ours) is the owner's time zone, for when their messages came."""
     uri = _add_param(service_uri, f"target={url_quote(mailbox_aor, safe=':')}")
-    return uri if reason is None else _add_param(uri, f"cause={CAUSES.get(reason, 480)}")
+    if reason is not None:
+        uri = _add_param(uri, f"cause={CAUSES.get(reason, 480)}")
+    return _add_param(uri, f"tz={url_quote(time_zone, safe='/+')}") if time_zone else uri
 
 
 def diversions_in(request: SipRequest) -> int:

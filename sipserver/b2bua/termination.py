@@ -284,7 +284,7 @@ class Terminator:
         stages: list[Stage] = []
         for k in range(len(services)):
             service = services[(first + k) % len(services)]
-            request_uri = voicemail_request_uri(service.uri, mailbox, reason)
+            request_uri = voicemail_request_uri(service.uri, mailbox, reason, group.time_zone)
             target = Target(request_uri=request_uri, destination=service.destination, to_uri=to_uri,
                             caller_view=caller_view, number=number, name=user.display_name,
                             extra_headers=(*headers(request_uri), ("Accept-Language", user.language)))

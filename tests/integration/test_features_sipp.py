@@ -232,7 +232,8 @@ def test_do_not_disturb_goes_to_voicemail(make_bed: BedFactory) -> None:
     ok(caller, voicemail.wait())
     seen = voicemail.wait()
     ruri = only(seen.logged("ruri"), "Request-URI", seen)
-    assert ruri == f"sip:voicemail@127.0.0.1:{voicemail_port};target=sip:marie.martin%40callconnect.local;cause=486"
+    assert ruri == (f"sip:voicemail@127.0.0.1:{voicemail_port};target=sip:marie.martin%40callconnect.local;cause=486"
+                    ";tz=Europe/Brussels")  # the owner's time zone, for the voicemail's "received at"
     history = only(seen.logged("history"), "History-Info", seen)
     assert history.endswith(f"<{ruri};cause=486>;index=1.1;mp=1"), history
     rows = rows_of_call(bed, caller, 2)
@@ -248,7 +249,7 @@ def test_no_answer_goes_to_voicemail_after_the_rings(make_bed: BedFactory) -> No
     ok(caller, marie.wait(), voicemail.wait())
     seen = voicemail.wait()
     assert only(seen.logged("ruri"), "Request-URI", seen).endswith(
-        ";target=sip:marie.martin%40callconnect.local;cause=408")
+        ";target=sip:marie.martin%40callconnect.local;cause=408;tz=Europe/Brussels")
 
 
 def test_call_waiting_off_makes_a_user_on_a_call_busy(make_bed: BedFactory) -> None:

@@ -40,6 +40,10 @@ def test_voicemail_request_uri_rfc_4458() -> None:
     assert voicemail_request_uri("sip:vm@127.0.0.1:5080;transport=tcp", "sip:u@d", "user-busy") == \
         "sip:vm@127.0.0.1:5080;transport=tcp;target=sip:u%40d;cause=486"
     assert voicemail_request_uri("sip:vm@127.0.0.1:5080", "sip:u@d", None) == "sip:vm@127.0.0.1:5080;target=sip:u%40d"
+    assert voicemail_request_uri("sip:vm@h", "sip:u@d", "no-answer", "Europe/Brussels") == \
+        "sip:vm@h;target=sip:u%40d;cause=408;tz=Europe/Brussels"
+    assert voicemail_request_uri("sip:vm@h", "sip:u@d", None, "America/Port-au-Prince") == \
+        "sip:vm@h;target=sip:u%40d;tz=America/Port-au-Prince"
 
 
 def request(*headers: str) -> SipRequest:

@@ -60,7 +60,7 @@ def test_a_diverted_call_tries_every_worker_starting_with_the_next_in_turn() -> 
     target = stage.targets[0]
     assert target.destination.transport == "tcp"
     assert target.request_uri == ("sip:voicemail@127.0.0.1:5081;transport=tcp"
-                                  ";target=sip:marie.martin%40callconnect.local;cause=486")
+                                  ";target=sip:marie.martin%40callconnect.local;cause=486;tz=Europe/Brussels")
     headers = dict(target.extra_headers)
     assert headers["Accept-Language"] == "fr"
     assert "cause=486" in headers["History-Info"]
@@ -77,7 +77,7 @@ def test_the_owner_reaches_their_own_mailbox_without_a_cause() -> None:
     plan = terminator().mailbox_access(marie, d.group_of(marie))
     assert isinstance(plan, tuple) and len(plan) == 2
     target = plan[0].targets[0]
-    assert target.request_uri.endswith(";target=sip:marie.martin%40callconnect.local")
+    assert target.request_uri.endswith(";target=sip:marie.martin%40callconnect.local;tz=Europe/Brussels")
     assert "cause=" not in target.request_uri
     assert terminator(()).mailbox_access(marie, d.group_of(marie)) == Reject(480, "Voicemail Unavailable")
 
@@ -95,6 +95,11 @@ def test_the_worker_reads_mailbox_reason_caller_and_language() -> None:
                                   "Accept-Language: nl"))
     assert request == VoicemailRequest(mode="deposit", mailbox="marie.martin", reason="no-answer",
                                        caller_number="201", caller_name="Jean Dupont", language="nl")
+    zoned = parse_invite(invite(uri + ";tz=America/Port-au-Prince", "From: <sip:201@callconnect.local>;tag=a"))
+    assert isinstance(zoned, VoicemailRequest) and zoned.time_zone == "America/Port-au-Prince"
+    for bad in ("Nowhere/Special", "../../etc/passwd", "Europe"):  # unknown: said in UTC, never an error
+        odd = parse_invite(invite(f"{uri};tz={bad}", "From: <sip:201@callconnect.local>;tag=a"))
+        assert isinstance(odd, VoicemailRequest) and odd.time_zone == "UTC"
     access = parse_invite(invite(uri.rpartition(";cause")[0], "From: <sip:202@callconnect.local>;tag=a"))
     assert isinstance(access, VoicemailRequest) and access.mode == "access" and access.language == "fr"
     hidden = parse_invite(invite(uri, '"Anonymous" <sip:anonymous@anonymous.invalid>;tag=a'.join(("From: ", "")),

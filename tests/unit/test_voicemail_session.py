@@ -5,6 +5,7 @@ replay / delete / save / next, greetings, PIN change), PIN failures and menu tim
 from __future__ import annotations
 
 import wave
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -138,19 +139,23 @@ def test_listen_replay_delete_save_and_next(store: VoicemailStore) -> None:
     second = leave(store, None, 200.0)
     third = leave(store, "203", 300.0)
     store.mark_heard("marie", third)
-    s = Session(mode="access", mailbox="marie", language="fr", reader=store)
+    s = Session(mode="access", mailbox="marie", language="fr", reader=store, zone=UTC, wall_clock=lambda: 400.0)
     assert s.start(0.0) == [Play((p("you_have"), p("n2"), p("new_messages"), p("and"), p("n1"),
                                   p("old_message"), p("main_menu")))]
     audio = {m.id: store.audio_path(m) for m in store.messages("marie")}
     number = tuple(p(f"n{d}") for d in "3222211201")
-    assert s.digit("1", 1.0) == [Play((p("message_from"), *number, audio[first]))]
+    # each announced with when it came: 1 January 1970, 00:01, 00:03 and 00:05 UTC, "today" at 00:06
+    today_at_1 = (p("received"), p("today"), p("at"), p("n0"), p("hour"), p("n1"))
+    assert s.digit("1", 1.0) == [Play((p("message_from"), *number, *today_at_1, audio[first]))]
     # Played to the end: heard, then the message menu.
     assert s.played(5.0) == [MarkHeard(first), Play((p("message_menu"),))]
-    assert s.digit("1", 6.0) == [Play((p("message_from"), *number, audio[first]))]  # replay
+    assert s.digit("1", 6.0) == [Play((p("message_from"), *number, *today_at_1, audio[first]))]  # replay
     assert s.digit("9", 6.5) == [Play((p("message_saved"),))]  # already heard: no second MarkHeard
-    assert s.played(7.0) == [Play((p("message_from"), p("unknown_caller"), audio[second]))]
+    today_at_3 = (p("received"), p("today"), p("at"), p("n0"), p("hour"), p("n3"))
+    assert s.played(7.0) == [Play((p("message_from"), p("unknown_caller"), *today_at_3, audio[second]))]
     assert s.digit("7", 7.5) == [DeleteMessage(second), Play((p("message_deleted"),))]  # while it plays
-    assert s.played(8.0) == [Play((p("message_from"), p("n2"), p("n0"), p("n3"), audio[third]))]
+    today_at_5 = (p("received"), p("today"), p("at"), p("n0"), p("hour"), p("n5"))
+    assert s.played(8.0) == [Play((p("message_from"), p("n2"), p("n0"), p("n3"), *today_at_5, audio[third]))]
     assert s.digit("#", 8.5) == [Play((p("no_more_messages"),))]
     assert s.played(9.0) == [Play((p("main_menu"),))] and s.state is State.MAIN
     assert s.digit("*", 10.0) == [Play((p("goodbye"),))]
