@@ -48,6 +48,12 @@ def _add_param(uri: str, param: str) -> str:
     return f"{base};{param}{sep}{headers}"
 
 
+def _has_param(uri: str, name: str) -> bool:
+    """`uri` (no header part considered) has the URI parameter `name`."""
+    params = uri.partition("?")[0].split(";")[1:]
+    return any(p.partition("=")[0].strip().lower() == name for p in params)
+
+
 def _with_reason(uri: str, cause: int) -> str:
     reason = url_quote(f"SIP;cause={cause}", safe="")
     return f"{uri}{'&' if '?' in uri else '?'}Reason={reason}"
@@ -61,7 +67,9 @@ def history_info(first: str, hops: Sequence[Hop], target: str) -> str:
     causes = [CAUSES.get(hop.reason, 302) for hop in hops]
     entries: list[str] = []
     for k, party in enumerate(parties):
-        uri = party if k == 0 else _add_param(party, f"cause={causes[k - 1]}")
+        # RFC 4458 / RFC 7044: the target's `cause` parameter; a voicemail URI carries its own already (a
+        # URI parameter appears once, RFC 3261 §19.1.1)
+        uri = party if k == 0 or _has_param(party, "cause") else _add_param(party, f"cause={causes[k - 1]}")
         if k < len(causes):
             uri = _with_reason(uri, causes[k])
         index = ".".join(["1"] * (k + 1))

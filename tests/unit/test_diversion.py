@@ -33,6 +33,13 @@ def test_no_headers_without_a_diversion() -> None:
     assert [name for name, _ in headers_for(U, [Hop(U, "user-busy")], V)] == ["History-Info", "Diversion"]
 
 
+def test_a_voicemail_target_keeps_its_own_cause_once() -> None:
+    vm = "sip:voicemail@127.0.0.1:5080;target=sip:u%40d;cause=486;tz=Europe/Brussels"
+    assert history_info(U, [Hop(U, "user-busy")], vm) == (
+        "<sip:+3222211202@d;user=phone?Reason=SIP%3Bcause%3D486>;index=1, "
+        f"<{vm}>;index=1.1;mp=1")
+
+
 def test_voicemail_request_uri_rfc_4458() -> None:
     assert voicemail_request_uri("sip:voicemail@127.0.0.1:5080", "sip:marie.martin@callconnect.local",
                                  "no-answer") == \
