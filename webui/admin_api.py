@@ -298,15 +298,21 @@ async def schedules_get(request: web.Request) -> web.Response:
     return web.json_response(_schedules(await scope.service.group(scope.group_id)))
 
 
-async def schedule_put(request: web.Request) -> web.Response:
-    """Create or replace the group time schedule `name` (body: a `[[schedules]]` entry; `name` renames)."""
+async def _put_schedule(request: web.Request, *, holiday: bool) -> web.Response:
     scope = await _authorized(request, write=True)
     name = request.match_info["name"]
     entry = {"name": name, **{k: v for k, v in (await _entry(request)).items() if v is not None}}
-    exists = any(s.name == name and isinstance(s.schedule, Schedule)
+    kind = HolidaySchedule if holiday else Schedule
+    exists = any(s.name == name and isinstance(s.schedule, kind)
                  for s in (await scope.service.group(scope.group_id)).schedules)
-    return await _change(scope, lambda s: s.service.save_schedule(s.group_id, name if exists else None, entry),
+    return await _change(scope, lambda s: s.service.save_schedule(s.group_id, name if exists else None, entry,
+                                                                  holiday=holiday),
                          _schedules, status=200 if exists else 201)
+
+
+async def schedule_put(request: web.Request) -> web.Response:
+    """Create or replace the group time schedule `name` (body: a `[[schedules]]` entry; `name` renames)."""
+    return await _put_schedule(request, holiday=False)
 
 
 async def schedule_delete(request: web.Request) -> web.Response:
@@ -317,14 +323,7 @@ async def schedule_delete(request: web.Request) -> web.Response:
 
 async def holiday_put(request: web.Request) -> web.Response:
     """Create or replace the group holiday schedule `name` (body: a `[[holiday_schedules]]` entry)."""
-    scope = await _authorized(request, write=True)
-    name = request.match_info["name"]
-    entry = {"name": name, **{k: v for k, v in (await _entry(request)).items() if v is not None}}
-    exists = any(s.name == name and isinstance(s.schedule, HolidaySchedule)
-                 for s in (await scope.service.group(scope.group_id)).schedules)
-    return await _change(scope, lambda s: s.service.save_schedule(s.group_id, name if exists else None, entry,
-                                                                  holiday=True),
-                         _schedules, status=200 if exists else 201)
+    return await _put_schedule(request, holiday=True)
 
 
 async def holiday_delete(request: web.Request) -> web.Response:

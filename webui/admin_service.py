@@ -40,16 +40,14 @@ from provisioning.model import (
 )
 from provisioning.numbers import NumberError, to_e164
 from provisioning.store import KEPT_NOTE, ChangedMeanwhile, SubscriberStore
+from webui.forms import merged
+from webui.services import NotFound  # the portal's one "not yours, or not there": another group's object too
 
 __all__ = ["AdminService", "ChangeRefused", "NotFound"]
 
 SOURCE: Final = "portal"
 ATTEMPTS: Final = 5  # edits of a group that keeps changing under us (another administrator, provision apply)
 _DUMMY_HASH: Final = hash_portal_password("not a real administrator password, only for timing")
-
-
-class NotFound(LookupError):
-    """The object does not exist in the administrator's group (another group's object is "not found" too)."""
 
 
 class ChangeRefused(Exception):
@@ -85,16 +83,6 @@ def _document(desc: GroupDescription) -> dict[str, Any]:
     for admin in doc.get("administrators", []):
         admin.pop("password_hash", None)
     return doc
-
-
-def _merged(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(current)
-    for key, value in changes.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = value
-    return out
 
 
 def _index(entries: list[dict[str, Any]], key: str, value: str) -> int:
@@ -196,7 +184,7 @@ class AdminService:
                                                                "stored hash covers the user name)"),), focus)
             if entry.get("sip_password"):
                 base = {k: v for k, v in base.items() if k not in ("sip_ha1_md5", "sip_ha1_sha256")}
-            users[i] = _merged(base, {k: v for k, v in entry.items() if k != "sip_password" or v})
+            users[i] = merged(base, {k: v for k, v in entry.items() if k != "sip_password" or v})
             return focus
 
         return await self._change(group_id, edit)
@@ -345,7 +333,7 @@ class AdminService:
                 entries.append(dict(entry))
                 return f"{kind}[{len(entries) - 1}]"
             i = _index(entries, key, original)
-            entries[i] = _merged(entries[i], entry)
+            entries[i] = merged(entries[i], entry)
             return f"{kind}[{i}]"
 
         return await self._change(group_id, edit)

@@ -13,7 +13,7 @@ It knows aiohttp, the templates, the form conversions and the admin service; it 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import structlog
@@ -104,6 +104,18 @@ def _not_found(a: Admin) -> web.HTTPNotFound:
     return web.HTTPNotFound(text=gettext(a.session.language, "Not found in your group."))
 
 
+async def _refusal(a: Admin, change: Awaitable[object]) -> ChangeRefused | None:
+    """Carry out one change of the group: None once saved, else provisioning's refusal (its messages go next
+    to the fields); an object no longer in the group is a 404."""
+    try:
+        await change
+    except NotFound:
+        raise _not_found(a) from None
+    except ChangeRefused as exc:
+        return exc
+    return None
+
+
 # -- users ---------------------------------------------------------------------------------------------------
 async def users_page(request: web.Request) -> web.Response:
     a = await _admin(request)
@@ -126,7 +138,7 @@ def _user_form(request: web.Request, a: Admin, original: str | None, draft: dict
 async def user_page(request: web.Request) -> web.Response:
     a = await _admin(request)
     user_id = request.match_info.get("user_id")
-    user = None if user_id is None else next((u for u in a.group.users if u.user_id == user_id), None)
+    user = None if user_id is None else a.group.user(user_id)
     if user_id is not None and user is None:
         raise _not_found(a)
     return _user_form(request, a, user_id, admin_forms.user_draft(user, a.group.group.country_code))
@@ -136,16 +148,12 @@ async def user_save(request: web.Request) -> web.StreamResponse:
     a, form = await _posted(request)
     original = request.match_info.get("user_id")
     entry = admin_forms.user_entry(form, creating=original is None)
-    try:
-        await a.service.save_user(a.group_id, original, entry)
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
+    if (refused := await _refusal(a, a.service.save_user(a.group_id, original, entry))) is not None:
         draft = {key: form.get(key, "") for key in admin_forms.USER_FIELDS} | {"sip_password": "",
                                                                               "portal_password": ""}
         if original is not None:
             draft["user_id"] = original
-        return _user_form(request, a, original, draft, errors=admin_forms.field_errors(exc.fields()))
+        return _user_form(request, a, original, draft, errors=admin_forms.field_errors(refused.fields()))
     raise _saved(a, "/admin/users")
 
 
@@ -159,27 +167,20 @@ async def user_services_save(request: web.Request) -> web.StreamResponse:
     services = user.services.to_dict()
     for name in SERVICE_TOGGLES:
         services[name] = {**services[name], "active": form.get(f"svc-{name}") == "on"}
-    try:
-        await a.service.save_user(a.group_id, user_id, {"services": services})
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
+    if (refused := await _refusal(a, a.service.save_user(a.group_id, user_id, {"services": services}))) \
+            is not None:
         return _user_form(request, a, user_id, admin_forms.user_draft(user, a.group.group.country_code),
-                          errors=admin_forms.field_errors(exc.fields()))
+                          errors=admin_forms.field_errors(refused.fields()))
     raise _saved(a, f"/admin/users/{user_id}")
 
 
 async def user_delete(request: web.Request) -> web.StreamResponse:
     a, _ = await _posted(request)
     user_id = request.match_info["user_id"]
-    try:
-        await a.service.delete_user(a.group_id, user_id)
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
+    if (refused := await _refusal(a, a.service.delete_user(a.group_id, user_id))) is not None:
         departments = {d.id: d.name for d in a.group.departments}
         return _page(request, a, "admin_users.html", "users", users=list(a.group.users), departments=departments,
-                     q="", errors=exc.fields())
+                     q="", errors=refused.fields())
     request.app[PORTAL_KEY].sessions.destroy_user(user_id)  # a deleted user is logged out at once
     raise _saved(a, "/admin/users")
 
@@ -201,43 +202,30 @@ async def numbers_page(request: web.Request) -> web.Response:
 async def number_add(request: web.Request) -> web.StreamResponse:
     a, form = await _posted(request)
     number = form.get("number", "").strip()
-    try:
-        await a.service.add_number(a.group_id, number)
-    except ChangeRefused as exc:
-        return _numbers(request, a, number=number, errors=exc.fields("number"))
+    if (refused := await _refusal(a, a.service.add_number(a.group_id, number))) is not None:
+        return _numbers(request, a, number=number, errors=refused.fields("number"))
     raise _saved(a, "/admin/numbers")
 
 
 async def number_assign(request: web.Request) -> web.StreamResponse:
     a, form = await _posted(request)
-    try:
-        await a.service.assign_number(a.group_id, request.match_info["number"], form.get("user_id", ""))
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
-        return _numbers(request, a, errors=exc.fields())
+    change = a.service.assign_number(a.group_id, request.match_info["number"], form.get("user_id", ""))
+    if (refused := await _refusal(a, change)) is not None:
+        return _numbers(request, a, errors=refused.fields())
     raise _saved(a, "/admin/numbers")
 
 
 async def number_release(request: web.Request) -> web.StreamResponse:
     a, _ = await _posted(request)
-    try:
-        await a.service.release_number(a.group_id, request.match_info["number"])
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
-        return _numbers(request, a, errors=exc.fields())
+    if (refused := await _refusal(a, a.service.release_number(a.group_id, request.match_info["number"]))) is not None:
+        return _numbers(request, a, errors=refused.fields())
     raise _saved(a, "/admin/numbers")
 
 
 async def number_delete(request: web.Request) -> web.StreamResponse:
     a, _ = await _posted(request)
-    try:
-        await a.service.delete_number(a.group_id, request.match_info["number"])
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
-        return _numbers(request, a, errors=exc.fields())
+    if (refused := await _refusal(a, a.service.delete_number(a.group_id, request.match_info["number"]))) is not None:
+        return _numbers(request, a, errors=refused.fields())
     raise _saved(a, "/admin/numbers")
 
 
@@ -256,25 +244,18 @@ async def department_save(request: web.Request) -> web.StreamResponse:
     a, form = await _posted(request)
     original = request.match_info.get("department_id")
     entry = admin_forms.department_entry(form, creating=original is None)
-    try:
-        await a.service.save_department(a.group_id, original, entry)
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
+    if (refused := await _refusal(a, a.service.save_department(a.group_id, original, entry))) is not None:
         prefix = "new" if original is None else f"department:{original}"
         return _departments(request, a, draft=entry if original is None else {"id": "", "name": ""},
-                            errors=exc.fields(prefix))
+                            errors=refused.fields(prefix))
     raise _saved(a, "/admin/departments")
 
 
 async def department_delete(request: web.Request) -> web.StreamResponse:
     a, _ = await _posted(request)
-    try:
-        await a.service.delete_department(a.group_id, request.match_info["department_id"])
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
-        return _departments(request, a, errors=exc.fields())
+    change = a.service.delete_department(a.group_id, request.match_info["department_id"])
+    if (refused := await _refusal(a, change)) is not None:
+        return _departments(request, a, errors=refused.fields())
     raise _saved(a, "/admin/departments")
 
 
@@ -300,23 +281,19 @@ async def device_page(request: web.Request) -> web.Response:
 async def device_save(request: web.Request) -> web.StreamResponse:
     a, form = await _posted(request)
     original = request.match_info.get("mac")
-    try:
-        await a.service.save_device(a.group_id, original, admin_forms.device_entry(form))
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
+    if (refused := await _refusal(a, a.service.save_device(a.group_id, original, admin_forms.device_entry(form)))) \
+            is not None:
         draft = {k: form.get(k, "") for k in ("mac", "model", "owner", "label")} | {"provisioning_password": ""}
         template = "admin_devices.html" if original is None else "admin_device.html"
-        return _devices(request, a, template, original=original, draft=draft, errors=exc.fields())
+        return _devices(request, a, template, original=original, draft=draft, errors=refused.fields())
     raise _saved(a, "/admin/devices")
 
 
 async def device_delete(request: web.Request) -> web.StreamResponse:
     a, _ = await _posted(request)
-    try:
-        await a.service.delete_device(a.group_id, request.match_info["mac"])
-    except NotFound:
-        raise _not_found(a) from None
+    if (refused := await _refusal(a, a.service.delete_device(a.group_id, request.match_info["mac"]))) is not None:
+        return _devices(request, a, "admin_devices.html", draft=admin_forms.device_draft(None),
+                        errors=refused.fields())
     raise _saved(a, "/admin/devices")
 
 
@@ -360,24 +337,16 @@ async def schedule_save(request: web.Request) -> web.StreamResponse:
     current = None if original is None else _group_schedule(a, original)
     if current is not None and current.inverted:
         entry["inverted"] = True
-    try:
-        await a.service.save_schedule(a.group_id, original, entry)
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
+    if (refused := await _refusal(a, a.service.save_schedule(a.group_id, original, entry))) is not None:
         return _schedule_form(request, a, original, forms.schedule_to_form(entry),
-                              inverted=bool(entry.get("inverted")), errors=exc.fields("schedule"))
+                              inverted=bool(entry.get("inverted")), errors=refused.fields("schedule"))
     raise _saved(a, "/admin/schedules")
 
 
 async def schedule_delete(request: web.Request) -> web.StreamResponse:
     a, _ = await _posted(request)
-    try:
-        await a.service.delete_schedule(a.group_id, request.match_info["name"])
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
-        return await schedules_page(request, errors=exc.fields())
+    if (refused := await _refusal(a, a.service.delete_schedule(a.group_id, request.match_info["name"]))) is not None:
+        return await schedules_page(request, errors=refused.fields())
     raise _saved(a, "/admin/schedules")
 
 
@@ -408,23 +377,17 @@ async def holiday_save(request: web.Request) -> web.StreamResponse:
     a, form = await _posted(request)
     original = request.match_info.get("name")
     entry = admin_forms.holiday_entry(form)
-    try:
-        await a.service.save_schedule(a.group_id, original, entry, holiday=True)
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
-        return _holiday_form(request, a, original, admin_forms.holiday_draft(entry), errors=exc.fields())
+    if (refused := await _refusal(a, a.service.save_schedule(a.group_id, original, entry, holiday=True))) \
+            is not None:
+        return _holiday_form(request, a, original, admin_forms.holiday_draft(entry), errors=refused.fields())
     raise _saved(a, "/admin/schedules")
 
 
 async def holiday_delete(request: web.Request) -> web.StreamResponse:
     a, _ = await _posted(request)
-    try:
-        await a.service.delete_schedule(a.group_id, request.match_info["name"], holiday=True)
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
-        return await schedules_page(request, errors=exc.fields())
+    change = a.service.delete_schedule(a.group_id, request.match_info["name"], holiday=True)
+    if (refused := await _refusal(a, change)) is not None:
+        return await schedules_page(request, errors=refused.fields())
     raise _saved(a, "/admin/schedules")
 
 
@@ -457,24 +420,18 @@ async def contact_save(request: web.Request) -> web.StreamResponse:
     a, form = await _posted(request)
     index = None if "index" not in request.match_info else _contact_index(request, a)
     entry = admin_forms.contact_entry(form)
-    try:
-        await a.service.save_contact(a.group_id, index, entry)
-    except NotFound:
-        raise _not_found(a) from None
-    except ChangeRefused as exc:
+    if (refused := await _refusal(a, a.service.save_contact(a.group_id, index, entry))) is not None:
         if index is None:
-            return _directory(request, a, contact=entry, errors=exc.fields("contact"))
+            return _directory(request, a, contact=entry, errors=refused.fields("contact"))
         return _page(request, a, "admin_contact.html", "directory", index=index, contact=entry,
-                     errors=exc.fields("contact"))
+                     errors=refused.fields("contact"))
     raise _saved(a, "/admin/directory")
 
 
 async def contact_delete(request: web.Request) -> web.StreamResponse:
     a, _ = await _posted(request)
-    try:
-        await a.service.delete_contact(a.group_id, _contact_index(request, a))
-    except NotFound:
-        raise _not_found(a) from None
+    if (refused := await _refusal(a, a.service.delete_contact(a.group_id, _contact_index(request, a)))) is not None:
+        return _directory(request, a, errors=refused.fields())
     raise _saved(a, "/admin/directory")
 
 

@@ -70,7 +70,8 @@ _DUMMY_HASH: Final = hash_portal_password("not a real password, only for timing"
 
 
 class NotFound(LookupError):
-    """The object does not exist for this user (another user's object is "not found" too)."""
+    """The object does not exist for this user, or in this administrator's group (another user's or group's
+    object is "not found" too)."""
 
 
 class DialFailed(Exception):
