@@ -125,6 +125,7 @@ def pin(core: set[int]) -> None:
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:
+    """utime + stime of the worker processes (one may have just exited: it counts as nothing)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for pid in pids:
@@ -285,7 +286,7 @@ def run_step(concurrent: int, workers: int, rounds: int, tone_seconds: float, co
                 "-trace_err",
                 "-timeout", f"{timeout}s", "-timeout_error", *(["-trace_msg"] if trace_messages else [])]
         before_workers = cpu_seconds(vm.pids)
-        before_server = cpu_seconds([server.pid])
+        before_server = server.cpu_seconds()
         started = time.monotonic()
         sipp = subprocess.Popen(args, cwd=str(workdir), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=(workdir / "sipp.stderr").open("w"),
@@ -294,28 +295,28 @@ def run_step(concurrent: int, workers: int, rounds: int, tone_seconds: float, co
         ramp = concurrent / max(1, concurrent // 4) + 1.0
         steady_from = started + ramp
         steady_until = started + max(ramp + 1.0, rounds * hold_ms / 1000 - 1.0)
-        window: tuple[float, float, float, float] | None = None
+        opened: tuple[float, float, float] | None = None  # (time, workers' CPU, server's CPU) at steady_from
+        steady: tuple[float, float] | None = None  # (workers' CPU, server's CPU) per second of the steady part
         rss = 0.0
         while sipp.poll() is None and time.monotonic() < started + timeout + 10:
             now = time.monotonic()
-            if window is None and now >= steady_from:
-                window = (now, cpu_seconds(vm.pids), cpu_seconds([server.pid]), 0.0)
+            if opened is None and now >= steady_from:
+                opened = (now, cpu_seconds(vm.pids), server.cpu_seconds())
                 rss = rss_mib(vm.pids)
-            elif window is not None and window[3] == 0.0 and now >= steady_until:
-                span = now - window[0]
-                window = (span, (cpu_seconds(vm.pids) - window[1]) / span,
-                          (cpu_seconds([server.pid]) - window[2]) / span, 1.0)
+            elif opened is not None and steady is None and now >= steady_until:
+                span = now - opened[0]
+                steady = ((cpu_seconds(vm.pids) - opened[1]) / span, (server.cpu_seconds() - opened[2]) / span)
             time.sleep(0.1)
         ended = sipp.poll() is not None
         if not ended:
             sipp.kill()
             sipp.wait(5)
         elapsed = time.monotonic() - started
-        if window is not None and window[3] == 1.0:
-            workers_cpu, server_cpu = window[1], window[2]
+        if steady is not None:
+            workers_cpu, server_cpu = steady
         else:  # too short for a steady part: the whole run
             workers_cpu = (cpu_seconds(vm.pids) - before_workers) / elapsed
-            server_cpu = (cpu_seconds([server.pid]) - before_server) / elapsed
+            server_cpu = (server.cpu_seconds() - before_server) / elapsed
         stats = read_stats(workdir)
         placed = int(stats.get("OutgoingCall(C)", "0") or 0)
         failed = int(stats.get("FailedCall(C)", "0") or 0)
