@@ -62,62 +62,52 @@ def _unquote(text: str, line: int) -> str:
 def parse_po(text: str) -> list[PoEntry]:
     """Every entry of a PO file, in file order (the header first when there is one)."""
     entries: list[PoEntry] = []
+    seen: set[str] = set()
     msgid: list[str] | None = None
     msgstr: list[str] | None = None
-    current: list[str] | None = None
-    fuzzy = False
+    fuzzy = False  # the flags and comments before the entry being read (a comment line ends the entry before)
     comments: list[str] = []
-    pending_fuzzy = False
-    pending_comments: list[str] = []
 
     def flush(line: int) -> None:
-        nonlocal msgid, msgstr, current, fuzzy, comments
+        nonlocal msgid, msgstr, fuzzy, comments
         if msgid is None:
             return
         if msgstr is None:
             raise PoError(line, "msgid without msgstr")
-        entries.append(PoEntry("".join(msgid), "".join(msgstr), fuzzy, tuple(comments)))
-        msgid = msgstr = current = None
+        entry = PoEntry("".join(msgid), "".join(msgstr), fuzzy, tuple(comments))
+        if entry.msgid in seen:
+            raise PoError(line, f"msgid {entry.msgid[:40]!r} appears twice")
+        seen.add(entry.msgid)
+        entries.append(entry)
+        msgid = msgstr = None
         fuzzy, comments = False, []
 
-    for number, raw in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    for number, raw in enumerate(lines, start=1):
         line = raw.strip()
-        if not line:
+        if not line or line.startswith("#") or line.startswith("msgid "):
             flush(number)
+        if not line:
             continue
         if line.startswith("#"):
-            flush(number)
             if line.startswith("#,") and "fuzzy" in (flag.strip() for flag in line[2:].split(",")):
-                pending_fuzzy = True
+                fuzzy = True
             elif line.startswith("# ") or line == "#":
-                pending_comments.append(line[2:])
-            continue
-        if line.startswith("msgid "):
-            flush(number)
+                comments.append(line[2:])
+        elif line.startswith("msgid "):
             msgid = [_unquote(line[6:], number)]
-            current = msgid
-            fuzzy, comments = pending_fuzzy, pending_comments
-            pending_fuzzy, pending_comments = False, []
-            continue
-        if line.startswith("msgstr "):
+        elif line.startswith("msgstr "):
             if msgid is None or msgstr is not None:
                 raise PoError(number, "msgstr without its msgid")
             msgstr = [_unquote(line[7:], number)]
-            current = msgstr
-            continue
-        if line.startswith('"'):
+        elif line.startswith('"'):
+            current = msgstr if msgstr is not None else msgid
             if current is None:
                 raise PoError(number, "a continued string outside an entry")
             current.append(_unquote(line, number))
-            continue
-        keyword = line.split(maxsplit=1)[0]
-        raise PoError(number, f"{keyword!r} is not supported here (only msgid / msgstr)")
-    flush(len(text.splitlines()) + 1)
-    seen: set[str] = set()
-    for entry in entries:
-        if entry.msgid in seen:
-            raise PoError(0, f"msgid {entry.msgid[:40]!r} appears twice")
-        seen.add(entry.msgid)
+        else:
+            raise PoError(number, f"{line.split(maxsplit=1)[0]!r} is not supported here (only msgid / msgstr)")
+    flush(len(lines) + 1)
     return entries
 
 
