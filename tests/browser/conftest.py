@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.server import ServerProcess
+from tests.browser.pages import PhoneFactory
+from tests.helpers.pjsua_agent import PjsuaAgent
+from tests.helpers.server import DEMO_DOMAIN, DEMO_USERS, ServerProcess
 
 CHROMIUM = Path(os.environ.get("CALLCONNECT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -51,3 +53,23 @@ def portal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def phone(portal_server: ServerProcess, tmp_path: Path) -> Iterator[PhoneFactory]:
+    """`phone(user, password=None)`: a pjsua2 phone registered to the portal's server (the demo password by
+    default), closed when the test ends."""
+    registrar = f"sip:{portal_server.host}:{portal_server.port}"
+    agents: list[PjsuaAgent] = []
+
+    def start(user: str, password: str | None = None) -> PjsuaAgent:
+        agent = PjsuaAgent.start(user=user, password=password or DEMO_USERS[user], registrar=registrar,
+                                 domain=DEMO_DOMAIN, log_dir=tmp_path / "pjsua", proxy=f"{registrar};lr",
+                                 max_lifetime=90.0)
+        agents.append(agent)
+        assert agent.register().code == 200, agent.describe()
+        return agent
+
+    yield start
+    for agent in agents:
+        agent.close()

@@ -14,34 +14,19 @@ from typing import Any
 import pytest
 
 from provisioning.demo import DEMO_ADMIN, DEMO_ADMIN_PASSWORD
-from tests.helpers.pjsua_agent import PjsuaAgent
-from tests.helpers.server import DEMO_DOMAIN, DEMO_USERS, ServerProcess
+from tests.browser.pages import PhoneFactory, base_url, log_in
+from tests.helpers.server import DEMO_DOMAIN, ServerProcess
 
 pytestmark = pytest.mark.integration
 
 ADMIN_TABS = ["users", "numbers", "departments", "devices", "schedules", "directory"]
 
 
-def base_url(server: ServerProcess) -> str:
-    return f"http://127.0.0.1:{server.http_port}"
-
-
-def log_in_as_admin(page: Any, server: ServerProcess) -> None:
-    page.goto(base_url(server) + "/login")
-    page.select_option("#user_type", "groupadmin")
-    page.locator("#username").focus()
-    page.keyboard.type(DEMO_ADMIN)
-    page.keyboard.press("Tab")
-    page.keyboard.type(DEMO_ADMIN_PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r".*/admin/users$"))
-
-
 def test_admin_creates_a_user_whose_phone_then_rings(browser: Any, portal_server: ServerProcess, artifacts: Path,
-                                                     tmp_path: Path) -> None:
+                                                     phone: PhoneFactory) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    log_in_as_admin(page, portal_server)
+    log_in(page, portal_server, DEMO_ADMIN, DEMO_ADMIN_PASSWORD, admin=True)
     assert "Administrateur Demo" in page.locator("#who").inner_text()
     assert page.locator("h1").inner_text() == "Utilisateurs"
     for tab in ADMIN_TABS:
@@ -85,7 +70,7 @@ def test_admin_creates_a_user_whose_phone_then_rings(browser: Any, portal_server
 
     phone_screen = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
     page = phone_screen.new_page()
-    log_in_as_admin(page, portal_server)
+    log_in(page, portal_server, DEMO_ADMIN, DEMO_ADMIN_PASSWORD, admin=True)
     for path in [*(f"/admin/{tab}" for tab in ADMIN_TABS), "/admin/users/luc.leroy"]:
         page.goto(base_url(portal_server) + path)
         width = page.evaluate("document.documentElement.scrollWidth")
@@ -95,25 +80,11 @@ def test_admin_creates_a_user_whose_phone_then_rings(browser: Any, portal_server
     phone_screen.close()
 
     # the SIP side routes with it at once: Luc's phone registers and rings when Jean dials 205
-    registrar = f"sip:{portal_server.host}:{portal_server.port}"
-    agents: list[PjsuaAgent] = []
-
-    def phone(user: str, password: str) -> PjsuaAgent:
-        agent = PjsuaAgent.start(user=user, password=password, registrar=registrar, domain=DEMO_DOMAIN,
-                                 log_dir=tmp_path / "pjsua", proxy=f"{registrar};lr", max_lifetime=60.0)
-        agents.append(agent)
-        assert agent.register().code == 200, agent.describe()
-        return agent
-
-    try:
-        luc = phone("205", "demo205")
-        jean = phone("201", DEMO_USERS["201"])
-        jean.call(f"sip:205@{DEMO_DOMAIN}")
-        _, shown = luc.wait_incoming(timeout=10.0)
-        assert "Jean Dupont" in shown, shown
-    finally:
-        for agent in agents:
-            agent.close()
+    luc = phone("205", "demo205")
+    jean = phone("201")
+    jean.call(f"sip:205@{DEMO_DOMAIN}")
+    _, shown = luc.wait_incoming(timeout=10.0)
+    assert "Jean Dupont" in shown, shown
 
     # and Luc can sign in to his own portal with the password the administrator chose
     context = browser.new_context()

@@ -5,32 +5,17 @@ pjsua2 call to Marie ring Pieter's phone, and "Appel" in the directory rings Jea
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers.pjsua_agent import PjsuaAgent
-from tests.helpers.server import DEMO_DOMAIN, DEMO_USERS, ServerProcess
+from tests.browser.pages import PhoneFactory, base_url, log_in
+from tests.helpers.server import DEMO_DOMAIN, ServerProcess
 
 pytestmark = pytest.mark.integration
 
 TABS = ["profile", "settings", "advanced", "blf", "directory", "calllog", "schedules", "voicemail", "info"]
-
-
-def base_url(server: ServerProcess) -> str:
-    return f"http://127.0.0.1:{server.http_port}"
-
-
-def log_in(page: Any, server: ServerProcess, user: str, password: str) -> None:
-    page.goto(base_url(server) + "/login")
-    page.locator("#username").focus()
-    page.keyboard.type(user)
-    page.keyboard.press("Tab")
-    page.keyboard.type(password)
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r".*/portal/profile$"))
 
 
 def test_every_tab_and_settings_in_the_browser(browser: Any, portal_server: ServerProcess,
@@ -122,44 +107,30 @@ def test_every_tab_and_settings_in_the_browser(browser: Any, portal_server: Serv
 
 
 def test_forward_always_from_the_browser_rings_the_target(browser: Any, portal_server: ServerProcess,
-                                                         tmp_path: Path) -> None:
-    registrar = f"sip:{portal_server.host}:{portal_server.port}"
-    agents: list[PjsuaAgent] = []
+                                                         phone: PhoneFactory) -> None:
+    jean, marie, pieter = phone("201"), phone("202"), phone("203")
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, portal_server, "202", "portal202")
+    page.goto(base_url(portal_server) + "/portal/settings")
+    page.check("#forward_always-active")
+    page.fill("#forward_always-number", "203")
+    page.click("#forward_always-confirm")
+    assert page.locator(".flash").inner_text() == "Enregistré."
+    context.close()
 
-    def phone(user: str) -> PjsuaAgent:
-        agent = PjsuaAgent.start(user=user, password=DEMO_USERS[user], registrar=registrar, domain=DEMO_DOMAIN,
-                                 log_dir=tmp_path / "pjsua", proxy=f"{registrar};lr", max_lifetime=60.0)
-        agents.append(agent)
-        assert agent.register().code == 200, agent.describe()
-        return agent
+    jean.call(f"sip:202@{DEMO_DOMAIN}")
+    _, shown = pieter.wait_incoming(timeout=10.0)
+    assert "Jean Dupont" in shown, shown
+    assert not marie.events_named("incoming"), "Marie's phone rang although she forwards everything"
 
-    try:
-        jean, marie, pieter = phone("201"), phone("202"), phone("203")
-        context = browser.new_context()
-        page = context.new_page()
-        log_in(page, portal_server, "202", "portal202")
-        page.goto(base_url(portal_server) + "/portal/settings")
-        page.check("#forward_always-active")
-        page.fill("#forward_always-number", "203")
-        page.click("#forward_always-confirm")
-        assert page.locator(".flash").inner_text() == "Enregistré."
-        context.close()
-
-        jean.call(f"sip:202@{DEMO_DOMAIN}")
-        _, shown = pieter.wait_incoming(timeout=10.0)
-        assert "Jean Dupont" in shown, shown
-        assert not marie.events_named("incoming"), "Marie's phone rang although she forwards everything"
-
-        # "Appel" in Jean's directory: his own phone rings first (third-party call control)
-        context = browser.new_context()
-        page = context.new_page()
-        log_in(page, portal_server, "201", "portal201")
-        page.goto(base_url(portal_server) + "/portal/directory?q=Sophie")
-        after = len(jean.events_named("incoming"))
-        page.click("#directory button:has-text('Appel')")
-        assert "Votre téléphone sonne" in page.locator(".flash").inner_text()
-        jean.wait_incoming(after=after, timeout=10.0)
-        context.close()
-    finally:
-        for agent in agents:
-            agent.close()
+    # "Appel" in Jean's directory: his own phone rings first (third-party call control)
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, portal_server, "201", "portal201")
+    page.goto(base_url(portal_server) + "/portal/directory?q=Sophie")
+    after = len(jean.events_named("incoming"))
+    page.click("#directory button:has-text('Appel')")
+    assert "Votre téléphone sonne" in page.locator(".flash").inner_text()
+    jean.wait_incoming(after=after, timeout=10.0)
+    context.close()
