@@ -5,33 +5,17 @@ exported and re-applied without change, kept by both stores."""
 from __future__ import annotations
 
 import tomllib
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
-from argon2.profiles import CHEAPEST
 
 from provisioning.apply import dump_group, group_document, loads_group, parse_group
 from provisioning.demo import DEMO_ADMIN, DEMO_ADMIN_PASSWORD, demo_group_description
 from provisioning.model import GroupAdministrator, ProvisioningError, verify_portal_password
-from provisioning.store import ChangeCount, ChangedMeanwhile, InMemorySubscriberStore, SubscriberStore
-from storage.subscribers import SqliteSubscriberStore
+from provisioning.store import ChangeCount, ChangedMeanwhile, SubscriberStore
+from tests.unit.test_provisioning_store import EXAMPLE, store
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "demo-group.toml"
-HASHER = PasswordHasher.from_parameters(CHEAPEST)
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SubscriberStore]:
-    s: SubscriberStore
-    if request.param == "memory":
-        s = InMemorySubscriberStore(password_hasher=HASHER)
-    else:
-        s = await SqliteSubscriberStore.open(tmp_path / "data", password_hasher=HASHER)
-    yield s
-    await s.close()
+__all__ = ["store"]  # both stores, as in test_provisioning_store
 
 
 def document() -> dict[str, object]:
