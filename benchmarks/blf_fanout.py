@@ -221,7 +221,7 @@ class Server:
         for event in self.stack.on_timer(now):
             if isinstance(event, ClientTransactionTimedOut):
                 self.timeouts += 1
-                self.notifier.on_timeout(event)
+                self.notifier.on_timeout(event, now)
         if self.shell_scans:
             self.notifier.on_timer(now)
         return self.pop()

@@ -11,9 +11,10 @@ partial-state NOTIFY naming only the member that changed (RFC 4662 §5.2). A dir
 (`on_directory_changed`) sends a full state to lists whose membership changed — no phone reboot — and ends
 (`reason=rejected`) the subscriptions a privacy change no longer allows. Refreshes, unsubscribes and expiries
 end with `Subscription-State: terminated`; a NOTIFY answered with a failure (481...) or timed out removes its
-subscription (RFC 6665 §4.2.2). Message counts come from `set_message_counts()` (the voicemail store, or the
-CLI until voicemail exists). A NOTIFY too large for a UDP datagram (RFC 3261 §18.1.1, 1300 bytes) goes over
-TCP to the same address instead of being fragmented.
+subscription (RFC 6665 §4.2.2), except when the TCP connection the SUBSCRIBE came on is gone: the
+subscription then moves to the phone's Contact with a full state (RFC 3261 §12.2.1.1). Message counts
+come from `set_message_counts()` (the voicemail store). A NOTIFY too large for a UDP datagram (RFC 3261
+§18.1.1, 1300 bytes) goes over TCP to the same address instead of being fragmented.
 
 It sends through the stack's transaction layer (retransmissions, timers) and owns no sockets; bodies come
 from the pure renderers (`dialog_info`, `rlmi`, `mwi`). It knows nothing of calls beyond `LegStateChanged`.
@@ -61,9 +62,10 @@ Shown = DialogView | None  # what a key shows: the most urgent dialog, or idle
 
 @dataclass(eq=False, slots=True)
 class NotifyContext:
-    """`user_data` of a NOTIFY's client transaction: which subscription it belongs to."""
+    """`user_data` of a NOTIFY's client transaction: which subscription it belongs to, and where it went."""
 
     subscription: Subscription
+    destination: Endpoint
 
 
 @dataclass(eq=False, slots=True)
@@ -281,7 +283,7 @@ class Notifier:
             destination = Endpoint("tcp", destination.host, destination.port)
             request.headers.set("Via", self.local_for(destination).via("tcp"))
         txn = self.stack.send_request(request, destination, now)
-        txn.user_data = NotifyContext(subscription)
+        txn.user_data = NotifyContext(subscription, destination)
 
     def _summary(self, user_id: str) -> tuple[bytes, str]:
         new, old = self._messages.get(user_id, (0, 0))
@@ -391,10 +393,27 @@ class Notifier:
         # RFC 6665 §4.2.2: 481 (and any other failure) means the subscriber no longer wants it.
         self._drop(context.subscription, str(event.response.status))
 
-    def on_timeout(self, event: ClientTransactionTimedOut) -> None:
+    def on_timeout(self, event: ClientTransactionTimedOut, now: float) -> None:
         context = event.transaction.user_data
-        if isinstance(context, NotifyContext):
-            self._drop(context.subscription, "timeout")
+        if not isinstance(context, NotifyContext):
+            return
+        subscription = context.subscription
+        if self.subscriptions.get(subscription.key) is not subscription:
+            return
+        if context.destination != subscription.destination:
+            return  # sent before the subscription moved to its Contact: the full state sent then replaced it
+        fallback = subscription.contact_destination() if context.destination.connection_id is not None else None
+        if fallback is None or fallback == context.destination.without_connection():
+            self._drop(subscription, "timeout")
+            return
+        # The stream the SUBSCRIBE came on is gone (the phone closed it, or reconnected from another port):
+        # in-dialog requests go to the remote target (RFC 3261 §12.2.1.1, §18.1.1), and a full state there
+        # replaces whatever NOTIFYs were lost with the stream (RFC 4662 §5.2 allows a full state at any time).
+        log.info("subscription_flow_lost", watcher=subscription.watcher, resource=subscription.resource,
+                 package=subscription.event, contact=str(fallback))
+        subscription.destination = fallback
+        self._remember(subscription, now)
+        self._notify_full(subscription, now)
 
     def _drop(self, subscription: Subscription, why: str) -> None:
         if self.subscriptions.get(subscription.key) is subscription:

@@ -16,6 +16,7 @@ bodies, no users.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
@@ -24,6 +25,7 @@ from sipserver.dialog import Dialog, uas_dialog
 from sipserver.errors import RemoteProtocolError
 from sipserver.headers import parse_expires
 from sipserver.message import SipRequest
+from sipserver.uri import parse_uri
 
 PACKAGES: Final = ("dialog", "message-summary", "as-feature-event")
 ALLOW_EVENTS: Final = ", ".join(PACKAGES)
@@ -68,6 +70,25 @@ class Subscription:
 
     def remaining(self, now: float) -> int:
         return max(0, int(self.expires_at - now + 0.5))
+
+    def contact_destination(self) -> Endpoint | None:
+        """Where the phone's Contact (the dialog's remote target, RFC 3261 §12.2) says requests go, when the
+        stream the SUBSCRIBE came on is gone: its IP literal, port (5060 by default) and transport (that of
+        the stream unless the URI names one). None for a host name (the notifier resolves no names) or a URI
+        that does not parse."""
+        try:
+            uri = parse_uri(self.dialog.remote_target)
+        except RemoteProtocolError:
+            return None
+        host = uri.host.strip("[]")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return None
+        transport = (uri.params.get("transport") or self.destination.transport).lower()
+        if transport not in ("udp", "tcp"):
+            return None
+        return Endpoint(transport, host, uri.port or 5060)
 
 
 @dataclass(frozen=True, slots=True)

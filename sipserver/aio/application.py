@@ -106,7 +106,7 @@ class Application:
         elif isinstance(event, ClientTransactionTimedOut):
             self.calls.on_client_timeout(event, now)
             if self.notifier is not None:
-                self.notifier.on_timeout(event)
+                self.notifier.on_timeout(event, now)
         elif isinstance(event, ServerTransactionTimedOut):
             self.calls.on_server_timeout(event, now)
 

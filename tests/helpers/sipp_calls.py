@@ -181,6 +181,17 @@ class SippProcess:
         """What its `<log>` actions wrote so far (SIPp flushes each line), while it still runs."""
         return "".join(path.read_text("utf-8", "replace") for path in self.workdir.glob("*_logs.log"))
 
+    def wait_log(self, predicate: Callable[[str], bool], *, timeout: float, what: str) -> None:
+        """Poll its `<log>` lines until `predicate(text)` holds; if SIPp exits first or time runs out, fail with
+        SIPp's own account (exit code, errors, message trace) instead of a bare timeout."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self.log_text()):
+            if not self.running():
+                raise AssertionError(f"SIPp ended before {what}:\n{self.wait(1).explain()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}:\n{self.stop().explain()}")
+            time.sleep(0.05)
+
     def stop(self) -> SippRun:
         """SIGUSR1 (SIPp's 'stop gracefully'), then SIGKILL; returns what it wrote."""
         if self.proc.poll() is None:

@@ -82,9 +82,8 @@ def test_a_key_follows_a_call_from_idle_to_ringing_to_talking_and_back(make_bed:
     bed = make_bed()
     watcher = watch(bed, "203", "202")
     marie = bed.peers.callee("202", ANSWER)
-    from tests.helpers.server import wait_for
 
-    wait_for(lambda: "notify=0 " in watcher.log_text(), timeout=5, what="the first NOTIFY")
+    watcher.wait_log(lambda text: "notify=0 " in text, timeout=5, what="the first NOTIFY")
     caller = bed.peers.caller("201", CALLER, keys={"dial": "202"}, pause_ms=300)
     ok(caller, marie.wait())
     seen = watcher.wait()
@@ -139,12 +138,12 @@ COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 
 def ringing_call(bed: CallBed, hold_ms: int = 1500) -> tuple[SippProcess, SippProcess]:
     """Jean calls Marie, whose phone rings until it is cancelled: (Marie's phone, Jean's phone) once ringing."""
-    from tests.helpers.server import DEMO_USERS, wait_for
+    from tests.helpers.server import DEMO_USERS
 
     marie = bed.peers.callee("202", RING)
     jean = bed.peers.start("caller-201", CALLER, service="201", username="201", password=DEMO_USERS["201"],
                            keys={"dial": "202"}, pause_ms=hold_ms, timeout=15)
-    wait_for(lambda: "ringing_at=" in marie.log_text(), timeout=5, what="Marie's phone ringing")
+    marie.wait_log(lambda text: "ringing_at=" in text, timeout=5, what="Marie's phone ringing")
     return marie, jean
 
 
@@ -192,13 +191,12 @@ def test_group_pickup_by_code(make_bed: BedFactory) -> None:
 def test_pickup_with_replaces_built_from_the_blf_notify(make_bed: BedFactory) -> None:
     """Pieter's BLF key shows Marie ringing; his phone sends INVITE with Replaces built from the NOTIFY's
     call-id and tags (as `account.X.dialoginfo_callpickup = 1` does): the call is his."""
-    from tests.helpers.server import wait_for
 
     bed = make_bed()
     watcher = watch(bed, "203", "202")
-    wait_for(lambda: "notify=0 " in watcher.log_text(), timeout=5, what="the first NOTIFY")
+    watcher.wait_log(lambda text: "notify=0 " in text, timeout=5, what="the first NOTIFY")
     marie, jean = ringing_call(bed)
-    wait_for(lambda: "notify=2 early" in watcher.log_text(), timeout=5, what="the ringing NOTIFY")
+    watcher.wait_log(lambda text: "notify=2 early" in text, timeout=5, what="the ringing NOTIFY")
     line = next(v for v in watcher.log_text().splitlines() if v.startswith("remote=2 "))
     _, _, call_id, local_tag, remote_tag = line.split()
     picker = pick_up(bed, "202", f"Replaces: {call_id};to-tag={local_tag};from-tag={remote_tag}")
@@ -238,16 +236,16 @@ def test_a_blf_list_over_tcp_follows_calls_and_membership_changes(make_bed: BedF
     """Pieter's phone watches his list `pieter-blf` (Marie and Sophie): full state first, one partial NOTIFY
     per change of Marie's key while Jean calls her, then a full state with Jean added when the selection
     changes (no reboot, no new subscription)."""
-    from tests.helpers.server import DEMO_USERS, wait_for
+    from tests.helpers.server import DEMO_USERS
 
     bed = make_bed(**{PIETER: {"blf": {"monitored_users": [MARIE, "sophie.lambert"], "list_uri": "pieter-blf"}}})
     phone = bed.peers.start("list-203", LIST, service="203", username="203", password=DEMO_USERS["203"],
                             keys={"dial": "pieter-blf"}, timeout=20, extra=["-t", "t1"])
-    wait_for(lambda: "list_notify=true" in phone.log_text(), timeout=5, what="the full-state NOTIFY")
+    phone.wait_log(lambda text: "list_notify=true" in text, timeout=5, what="the full-state NOTIFY")
     marie = bed.peers.callee("202", ANSWER)
     caller = bed.peers.caller("201", CALLER, keys={"dial": "202"}, pause_ms=300)
     ok(caller, marie.wait())
-    wait_for(lambda: phone.log_text().count("list_notify=") == 5, timeout=5, what="the four partial NOTIFYs")
+    phone.wait_log(lambda text: text.count("list_notify=") == 5, timeout=5, what="the four partial NOTIFYs")
     set_services(bed.data_dir, PIETER, {"blf": {"monitored_users": [MARIE, "sophie.lambert", "jean.dupont"],
                                                 "list_uri": "pieter-blf"}})
     run = phone.wait()
@@ -270,12 +268,12 @@ def test_a_blf_list_over_tcp_follows_calls_and_membership_changes(make_bed: BedF
 def test_after_a_restart_the_phone_is_told_to_subscribe_again(make_bed: BedFactory) -> None:
     """The server stops (SIGTERM) and starts again: the watching phone gets `terminated;reason=deactivated`
     on its old dialog and subscribes again; the new subscription starts with the full state (version 0)."""
-    from tests.helpers.server import DEMO_USERS, wait_for
+    from tests.helpers.server import DEMO_USERS
 
     bed = make_bed()
     watcher = bed.peers.start("watcher-203", scenario("blf_subscribe", "uac_restart.xml"), service="203",
                               username="203", password=DEMO_USERS["203"], keys={"dial": "202"}, timeout=40)
-    wait_for(lambda: "notify=0 " in watcher.log_text(), timeout=5, what="the first NOTIFY")
+    watcher.wait_log(lambda text: "notify=0 " in text, timeout=5, what="the first NOTIFY")
     assert bed.server.stop() == 0, bed.server.describe()
     bed.server.restart()
     run = watcher.wait()
@@ -303,13 +301,13 @@ def feature_documents(run: SippRun) -> list[dict[str, str]]:
 def test_the_phone_dnd_key_and_the_portal_stay_the_same(make_bed: BedFactory) -> None:
     """DND pressed on the phone is stored (the portal shows it, calls get it); forwarding set in the store (as
     the portal does) reaches the phone's key at once."""
-    from tests.helpers.server import DEMO_USERS, wait_for
+    from tests.helpers.server import DEMO_USERS
     from tests.helpers.sipp_calls import read_services
 
     bed = make_bed()
     phone = bed.peers.start("keys-203", FEATURE_SYNC, service="203", username="203", password=DEMO_USERS["203"],
                             timeout=20)
-    wait_for(lambda: phone.log_text().count("feature_notify=") >= 5, timeout=10, what="DND on NOTIFY")
+    phone.wait_log(lambda text: text.count("feature_notify=") >= 5, timeout=10, what="DND on NOTIFY")
     assert read_services(bed.data_dir, PIETER)["dnd"]["active"] is True  # type: ignore[index]
     set_services(bed.data_dir, PIETER, {"dnd": {"active": True},
                                         "forward_always": {"active": True, "number": "0470123456"}})

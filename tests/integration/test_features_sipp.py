@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.server import free_port, wait_for
+from tests.helpers.server import free_port
 from tests.helpers.sipp_calls import (
     CallBed,
     CallLogEntry,
@@ -259,7 +259,7 @@ def test_call_waiting_off_makes_a_user_on_a_call_busy(make_bed: BedFactory) -> N
     marie = bed.peers.callee("202", ANSWER, timeout=20)
     first = bed.peers.start("caller-203", CALLER, service="203", username="203", password="demo203",
                             keys={"dial": "202"}, pause_ms=3000, timeout=20)
-    wait_for(lambda: "answered=yes" in marie.log_text(), timeout=10, what="Marie answering Pieter")
+    marie.wait_log(lambda text: "answered=yes" in text, timeout=10, what="Marie answering Pieter")
     assert fails(bed, "202") == "486"
     ok(first.wait(), marie.wait())
     assert len(marie.wait().received("INVITE")) == 1, marie.wait().explain()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.server import DEMO_USERS, REPO_ROOT, wait_for
+from tests.helpers.server import DEMO_USERS, REPO_ROOT
 from tests.helpers.sipp_calls import CallBed, GroupTemplate, SippPeers, ok, scenario
 from tests.integration.conftest import ServerFactory
 
@@ -45,9 +45,9 @@ def mwi(data_dir: Path, user: str, new: int, old: int) -> subprocess.CompletedPr
 def test_a_subscribed_phone_sees_every_change_of_its_counts(bed: CallBed) -> None:
     phone = bed.peers.start("mwi-203", SUBSCRIBER, service="203", username="203", password=DEMO_USERS["203"],
                             timeout=20)
-    wait_for(lambda: "mwi=no 0/0" in phone.log_text(), timeout=5, what="the first NOTIFY")
+    phone.wait_log(lambda text: "mwi=no 0/0" in text, timeout=5, what="the first NOTIFY")
     assert mwi(bed.data_dir, "pieter.peeters", 2, 1).returncode == 0
-    wait_for(lambda: "mwi=yes 2/1" in phone.log_text(), timeout=5, what="the lamp going on")
+    phone.wait_log(lambda text: "mwi=yes 2/1" in text, timeout=5, what="the lamp going on")
     assert mwi(bed.data_dir, "pieter.peeters", 0, 3).returncode == 0
     run = phone.wait()
     ok(run)

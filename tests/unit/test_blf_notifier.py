@@ -82,6 +82,7 @@ class PhoneSide:
     watcher: str
     source: Endpoint
     cseq: int = 1
+    contact_port: int | None = None  # the Contact's port when it is not the source's (a TCP client's own port)
 
 
 class Rig:
@@ -99,12 +100,13 @@ class Rig:
     # the phone's requests
     def subscribe(self, target: str, *, watcher: str = "jean.dupont", event: str = "dialog",
                   expires: str | None = "600", accept: str | None = None, supported: str | None = None,
-                  source: Endpoint = PHONE, extra: Iterable[str] = ()) -> tuple[PhoneSide, list[Out]]:
+                  source: Endpoint = PHONE, contact_port: int | None = None,
+                  extra: Iterable[str] = ()) -> tuple[PhoneSide, list[Out]]:
         """A new SUBSCRIBE from `watcher`'s phone for `target` (a user part of the watcher's domain),
         handed to `Notifier.on_subscribe` as the application does once the digest is checked."""
         number = next(_numbers)
         side = PhoneSide(call_id=f"sub-{number}@192.0.2.21", from_tag=f"ph{number}", to_tag=None,
-                         target=target, event=event, watcher=watcher, source=source)
+                         target=target, event=event, watcher=watcher, source=source, contact_port=contact_port)
         headers = [f"Accept: {accept}"] if accept is not None else []
         if supported is not None:
             headers.append(f"Supported: {supported}")
@@ -134,7 +136,8 @@ class Rig:
             f"To: <sip:{side.target}@{group.domain}>" + (f";tag={to_tag}" if to_tag else ""),
             f"Call-ID: {side.call_id}",
             f"CSeq: {side.cseq} SUBSCRIBE",
-            f"Contact: <sip:{watcher.sip_username}@{side.source.host}:{side.source.port}{contact_param}>",
+            f"Contact: <sip:{watcher.sip_username}@{side.source.host}:{side.contact_port or side.source.port}"
+            f"{contact_param}>",
             f"Event: {side.event}",
             *([f"Expires: {expires}"] if expires is not None else []),
             *headers,
@@ -184,7 +187,7 @@ class Rig:
             for event in self.stack.on_timer(self.clock.now):
                 events.append(event)
                 if isinstance(event, ClientTransactionTimedOut):
-                    self.notifier.on_timeout(event)
+                    self.notifier.on_timeout(event, self.clock.now)
         self.clock.set(until)
         return events
 
@@ -554,6 +557,39 @@ def test_a_list_notify_that_times_out_leaves_nothing_behind() -> None:
     rig.assert_nothing_left()
     assert rig.publish(leg("early")) == []
 
+
+
+def test_a_lost_stream_moves_the_subscription_to_its_contact_with_a_full_state() -> None:
+    """The phone's TCP connection (from an ephemeral port) is gone and nothing listens there: the NOTIFYs in
+    flight fail at once; the subscription moves to the Contact (RFC 3261 §12.2.1.1) with one full state
+    there, and ends only when that fails too."""
+    rig = Rig()
+    flow = Endpoint("tcp", "192.0.2.21", 40112, connection_id=9)
+    contact = Endpoint("tcp", "192.0.2.21", 5062)
+    side, out = rig.subscribe("202", source=flow, contact_port=contact.port)
+    rig.accept(side, out)
+    first = only_notify(out)
+    assert first.destination == flow
+    rig.answer(first, 200)
+    in_flight = [only_notify(rig.publish(leg("trying"))), only_notify(rig.publish(leg("early")))]
+    assert [n.destination for n in in_flight] == [flow, flow]
+
+    failed = rig.stack.transport_failed(flow.without_connection(), rig.clock.now)
+    assert len(failed) == 2
+    for event in failed:
+        assert isinstance(event, ClientTransactionTimedOut)
+        rig.notifier.on_timeout(event, rig.clock.now)
+    moved = only_notify(rig.sent())  # one full state, not one per lost NOTIFY
+    assert moved.destination == contact
+    assert version_of(moved.request) == 3 and shown_states(dialog_info(moved.request.body)) == ["early"]
+    rig.answer(moved, 200)
+    assert only_notify(rig.publish(leg("confirmed"))).destination == contact
+
+    [event] = rig.stack.transport_failed(contact, rig.clock.now)
+    assert isinstance(event, ClientTransactionTimedOut)
+    rig.notifier.on_timeout(event, rig.clock.now)
+    assert rig.sent() == []
+    rig.assert_nothing_left()
 
 # -- refusals ------------------------------------------------------------------------------------------------
 def test_an_unknown_user_gets_404() -> None:
