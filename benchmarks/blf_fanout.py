@@ -128,13 +128,27 @@ def percentile(values: list[float], share: float) -> float:
 
 
 @dataclass(slots=True)
+class Change:
+    """One state change published (or a subscription's first NOTIFY, `state` "idle"): what its NOTIFYs must
+    show, when it reached the server, and how many of its NOTIFYs are still to come."""
+
+    user_id: str
+    state: str
+    call_id: str | None
+    arrived: float
+    due: int
+
+
+@dataclass(slots=True)
 class Watch:
-    """One subscription as its phone sees it."""
+    """One subscription as its phone sees it, and the changes whose NOTIFY it still expects, in order (the
+    notifier sends a subscription's NOTIFYs one at a time: a change may wait for the 200 of the one before)."""
 
     resource: str  # the watched user's id
     phone: Endpoint
     version: int = -1  # the last dialog-info version received
     cseq: int = 0  # the last NOTIFY CSeq received
+    expected: deque[Change] = field(default_factory=deque)
 
 
 @dataclass(slots=True)
@@ -248,6 +262,7 @@ class Bench:
         kinds = ("subscribe", "state change", "200 received", "timer", "deadline")
         self.cpu: dict[str, float] = dict.fromkeys(kinds, 0.0)
         self.counts: dict[str, int] = dict.fromkeys(kinds, 0)
+        self.latency: dict[str, list[float]] = {state: [] for state in STATES}  # arrival -> its last NOTIFY out
 
     # -- the server's work, timed --------------------------------------------------------------------------
     def work(self, kind: str, job: Callable[..., list[tuple[bytes, Endpoint]]], *args: object
@@ -286,18 +301,16 @@ class Bench:
                 server.clock = at  # idle until then
             if reply <= timer:
                 _, data, source = replies.popleft()
-                self.work("200 received", server.datagram, data, source)
+                out, sent = self.work("200 received", server.datagram, data, source)
+                self.phones(out, sent)  # the NOTIFY that waited for this 200, if any
             else:
                 out, sent = self.work("timer", server.timer)
-                self.phones(out, sent, None, from_timer=True)
+                self.phones(out, sent, from_timer=True)
 
     # -- the phones ----------------------------------------------------------------------------------------
-    def phones(self, out: list[tuple[bytes, Endpoint]], sent_at: float, expect: tuple[str, str, str] | None, *,
-               from_timer: bool = False) -> set[bytes]:
-        """Read what the server sent; answer each NOTIFY 200 after the round trip. `expect`: (user id, state,
-        call id) of the state change that produced these NOTIFYs, None for the first NOTIFY of a subscription;
-        `from_timer`: sent by a timer. Returns the subscriptions notified."""
-        notified: set[bytes] = set()
+    def phones(self, out: list[tuple[bytes, Endpoint]], sent_at: float, *, from_timer: bool = False) -> None:
+        """Read what the server sent; answer each NOTIFY 200 after the round trip; check each new one against
+        the oldest change its subscription still expects. `from_timer`: sent by a timer (retransmissions)."""
         tally = self.tally
         for data, destination in out:
             if not data.startswith(b"NOTIFY "):
@@ -317,7 +330,6 @@ class Bench:
             if from_timer:
                 tally.error(f"{call_id!r}: a new NOTIFY (CSeq {cseq}) from a timer")
             tally.notifies += 1
-            notified.add(call_id)
             version, state, dialog = VERSION.search(data), STATE.search(data), DIALOG_CALL_ID.search(data)
             if version is None or state is None:
                 tally.error(f"{call_id!r}: no dialog-info version/state")
@@ -329,20 +341,19 @@ class Bench:
             if b"\r\nSubscription-State: active;" not in data:
                 tally.error(f"{call_id!r}: {header(data, b'Subscription-State')!r}")
             watch.version, watch.cseq = int(version.group(1)), cseq
-            if expect is None:  # the initial NOTIFY: idle
-                if state.group(1) != b"terminated" or dialog is not None:
-                    tally.error(f"{call_id!r}: first NOTIFY not idle")
+            if not watch.expected:
+                tally.error(f"{call_id!r}: a NOTIFY for no state change of {watch.resource}")
                 continue
-            user_id, expected_state, expected_call = expect
-            if watch.resource != user_id:
-                tally.error(f"{call_id!r} watches {watch.resource}, notified for {user_id}")
-            elif expected_state == "terminated":
+            change = watch.expected.popleft()
+            change.due -= 1
+            if change.due == 0 and change.state in self.latency:
+                self.latency[change.state].append(sent_at - change.arrived)
+            if change.state in ("idle", "terminated"):
                 if state.group(1) != b"terminated" or dialog is not None:
-                    tally.error(f"{call_id!r}: key not idle after the call ended")
-            elif state.group(1).decode() != expected_state or dialog is None \
-                    or dialog.group(1).decode() != expected_call:
-                tally.error(f"{call_id!r}: shows {state.group(1)!r}, published {expected_state} {expected_call}")
-        return notified
+                    tally.error(f"{call_id!r}: key not idle ({change.state})")
+            elif state.group(1).decode() != change.state or dialog is None \
+                    or dialog.group(1).decode() != change.call_id:
+                tally.error(f"{call_id!r}: shows {state.group(1)!r}, published {change.state} {change.call_id}")
 
     # -- 1. subscriptions ----------------------------------------------------------------------------------
     def subscribe_all(self) -> tuple[int, float]:
@@ -352,11 +363,13 @@ class Bench:
                 j = (i + k) % count
                 watcher, phone = users[j], phone_of(j)
                 call_id = f"blf-{j}-{i}@{phone.host}"
-                self.watches[call_id.encode()] = Watch(resource=target.user_id, phone=phone)
+                watch = Watch(resource=target.user_id, phone=phone)
+                watch.expected.append(Change(target.user_id, "idle", None, server.clock, due=1))
+                self.watches[call_id.encode()] = watch
                 self.watchers_of.setdefault(target.user_id, set()).add(call_id.encode())
                 data = subscribe_bytes(watcher, target, phone, call_id)
                 out, at = self.work("subscribe", server.datagram, data, phone, watcher)
-                self.phones(out, at, None)
+                self.phones(out, at)
                 self.catch_up(server.clock)
         self.catch_up(self.replies[-1][0] if self.replies else server.clock)
         return self.counts.pop("subscribe"), self.cpu.pop("subscribe")
@@ -376,9 +389,8 @@ class Bench:
         next_arrival = server.clock
         first_clock, first_notifies = server.clock, tally.notifies
         cpu_before, counts_before = dict(self.cpu), dict(self.counts)
-        latency: dict[str, list[float]] = {state: [] for state in STATES}
         service: dict[str, list[float]] = {state: [] for state in STATES}
-        changes = lost = 0
+        changes = 0
         arrived = server.clock
         wall_deadline = time.perf_counter() + args.seconds
         while changes < args.max_changes and time.perf_counter() < wall_deadline:
@@ -398,31 +410,34 @@ class Bench:
                                   local_tag=f"b{call.number}", remote_tag=None if state == "trying" else
                                   f"p{call.number}", direction="recipient", state=state,
                                   peer=f'"Caller {call.number}" <sip:+3222{call.number % 1000000:06d}@{DOMAIN}>')
+            watchers = self.watchers_of.get(call.user.user_id, set())
+            change = Change(call.user.user_id, state, leg.call_id, arrived, due=len(watchers))
+            for call_id in watchers:
+                self.watches[call_id].expected.append(change)
             started = server.clock
             out, queued = self.work("state change", server.state_change, leg)
             changes += 1
-            latency[state].append(queued - arrived)
             service[state].append(queued - started)
-            notified = self.phones(out, queued, (call.user.user_id, state, leg.call_id))
-            expected = self.watchers_of.get(call.user.user_id, set())
-            if notified != expected:
-                lost += len(expected - notified)
-                tally.error(f"{call.user.user_id} {state}: {len(notified)} NOTIFYs, {len(expected)} watchers,"
-                            f" {len(expected - notified)} missing, {len(notified - expected)} to others")
+            self.phones(out, queued)
             call.step += 1
             if call.step == len(STATES):
                 idle.insert(rng.randrange(len(idle) + 1), self.index[call.user.user_id])
                 number += 1
                 in_progress[slot] = Call(self.users[idle.pop()], number)
         behind = server.clock - arrived  # how late the server was on the last state change
-        if self.replies:  # the last 200s, if there is time
-            self.catch_up(self.replies[-1][0], time.perf_counter() + max(2.0, args.seconds / 5))
+        wall_limit = time.perf_counter() + max(2.0, args.seconds / 5)
+        while self.replies and time.perf_counter() < wall_limit:  # the last 200s and what waited for them
+            self.catch_up(self.replies[-1][0], wall_limit)
         elapsed = server.clock - first_clock
+        lost = sum(len(watch.expected) for watch in self.watches.values())  # NOTIFYs never sent
+        for watch in self.watches.values():
+            for change in watch.expected:
+                tally.error(f"{watch.resource} {change.state}: no NOTIFY to one of its watchers")
         return Result(changes=changes, unanswered=len(self.replies), notifies=tally.notifies - first_notifies,
                       lost=lost, elapsed=elapsed, behind=behind if change_rate > 0 else 0.0,
                       cpu={kind: self.cpu[kind] - cpu_before[kind] for kind in self.cpu if kind != "subscribe"},
                       counts={kind: self.counts[kind] - counts_before[kind] for kind in self.counts},
-                      latency=latency, service=service)
+                      latency=self.latency, service=service)
 
 
 def main() -> int:
@@ -472,7 +487,7 @@ def main() -> int:
     print(f"calls: {result.changes:,} state changes, {args.in_progress} calls in progress, {offered}, {scans} the"
           f" shell's per-datagram Notifier.next_deadline() and per-timer on_timer(), gc {args.gc};"
           f" {wall:.1f} s wall, {result.elapsed:.2f} s of server time")
-    print(f"NOTIFYs: {notifies:,} (expected {expected:,}), lost state changes: {result.lost},"
+    print(f"NOTIFYs: {notifies:,} (expected {expected:,}), NOTIFYs never sent: {result.lost},"
           f" problems: {len(tally.errors)}, retransmissions: {tally.retransmissions},"
           f" NOTIFY timeouts: {bench.server.timeouts}, other datagrams: {tally.other}")
     for text in tally.errors:

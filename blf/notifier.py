@@ -7,7 +7,8 @@ the pure `Subscriptions` table for the decision, answers, and sends the full sta
 
 Every live call-state change of a monitored user (`LiveCalls` events) becomes one NOTIFY per watcher whose
 key would show something different, each with that subscription's next `version`; a list subscription gets a
-partial-state NOTIFY naming only the member that changed (RFC 4662 §5.2). A directory reload
+partial-state NOTIFY naming only the member that changed (RFC 4662 §5.2). A subscription has one NOTIFY in
+flight at a time: the next ones wait, in order, for its final response. A directory reload
 (`on_directory_changed`) sends a full state to lists whose membership changed — no phone reboot — and ends
 (`reason=rejected`) the subscriptions a privacy change no longer allows. Refreshes, unsubscribes and expiries
 end with `Subscription-State: terminated`; a NOTIFY answered with a failure (481...) or timed out removes its
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -56,6 +58,7 @@ MESSAGE_SUMMARY: Final = "application/simple-message-summary"
 RLMI: Final = "application/rlmi+xml"
 MULTIPART: Final = "multipart/related"
 UDP_LIMIT: Final = 1300  # RFC 3261 §18.1.1: larger requests go over a congestion-controlled transport
+MAX_WAITING: Final = 16  # NOTIFYs queued behind the one in flight; beyond, the phone gets one full state instead
 
 Shown = DialogView | None  # what a key shows: the most urgent dialog, or idle
 
@@ -66,6 +69,15 @@ class NotifyContext:
 
     subscription: Subscription
     destination: Endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingNotify:
+    """A NOTIFY built (its body and `version` fixed, in order) but not sent: one is still in flight."""
+
+    body: bytes
+    content_type: str
+    extra: tuple[tuple[str, str], ...]
 
 
 @dataclass(eq=False, slots=True)
@@ -104,6 +116,10 @@ class Notifier:
         self._shown: dict[tuple[str, str], Shown] = {}  # single-resource dialog subscription -> last shown
         self._lists: dict[tuple[str, str], ListState] = {}
         self._list_members: dict[str, dict[tuple[str, str], Subscription]] = {}  # member -> list subscriptions
+        # One NOTIFY in flight per subscription, the next ones wait for its final response (see `_send`).
+        self._in_flight: dict[tuple[str, str], NotifyContext] = {}
+        self._waiting: dict[tuple[str, str], deque[WaitingNotify]] = {}
+        self._resync: set[tuple[str, str]] = set()  # too many waited: one full state replaces them
         live.subscribe(self._on_leg)
 
     # -- SUBSCRIBE -----------------------------------------------------------------------------------------
@@ -267,6 +283,27 @@ class Notifier:
 
     def _send(self, subscription: Subscription, now: float, body: bytes, content_type: str, *,
               terminated: str | None = None, extra: tuple[tuple[str, str], ...] = ()) -> None:
+        """Send a NOTIFY now, or queue it while the previous one of this subscription awaits its answer: the
+        phone then gets them in order, one at a time, whatever the transport reorders or retransmits (RFC 4662
+        §5.2 partial states apply in version order; phones and SIPp scripts answer one NOTIFY before reading
+        the next). Past `MAX_WAITING` the queue becomes one full state sent when the answer comes. The last
+        NOTIFY (`terminated`) goes at once and replaces whatever waited."""
+        key = subscription.key
+        if terminated is None and key in self._in_flight:
+            waiting = self._waiting.setdefault(key, deque())
+            if len(waiting) >= MAX_WAITING:
+                waiting.clear()
+                self._resync.add(key)
+            elif key not in self._resync:
+                waiting.append(WaitingNotify(body, content_type, extra))
+            return
+        if terminated is not None:
+            self._waiting.pop(key, None)
+            self._resync.discard(key)
+        self._transmit(subscription, now, body, content_type, terminated, extra)
+
+    def _transmit(self, subscription: Subscription, now: float, body: bytes, content_type: str,
+                  terminated: str | None, extra: tuple[tuple[str, str], ...]) -> None:
         if terminated is None:
             state = f"active;expires={subscription.remaining(now)}"
         else:
@@ -283,7 +320,32 @@ class Notifier:
             destination = Endpoint("tcp", destination.host, destination.port)
             request.headers.set("Via", self.local_for(destination).via("tcp"))
         txn = self.stack.send_request(request, destination, now)
-        txn.user_data = NotifyContext(subscription, destination)
+        context = NotifyContext(subscription, destination)
+        txn.user_data = context
+        self._in_flight[subscription.key] = context
+
+    def _answered(self, context: NotifyContext, now: float) -> bool:
+        """The NOTIFY of `context` got its final response or failed: send what waited behind it. False when
+        it was not the subscription's NOTIFY in flight (a late answer, an ended subscription)."""
+        subscription = context.subscription
+        key = subscription.key
+        if self._in_flight.get(key) is not context:
+            return False
+        del self._in_flight[key]
+        if self.subscriptions.get(key) is not subscription:
+            return False
+        if key in self._resync:
+            self._resync.discard(key)
+            self._waiting.pop(key, None)
+            self._notify_full(subscription, now)
+            return True
+        waiting = self._waiting.get(key)
+        if waiting:
+            next_notify = waiting.popleft()
+            if not waiting:
+                del self._waiting[key]
+            self._transmit(subscription, now, next_notify.body, next_notify.content_type, None, next_notify.extra)
+        return True
 
     def _summary(self, user_id: str) -> tuple[bytes, str]:
         new, old = self._messages.get(user_id, (0, 0))
@@ -388,7 +450,10 @@ class Notifier:
     # -- responses to our NOTIFYs --------------------------------------------------------------------------
     def on_response(self, event: ResponseReceived) -> None:
         context = event.transaction.user_data
-        if not isinstance(context, NotifyContext) or event.response.status < 300:
+        if not isinstance(context, NotifyContext) or event.response.status < 200:
+            return
+        if event.response.status < 300:
+            self._answered(context, self._now())
             return
         # RFC 6665 §4.2.2: 481 (and any other failure) means the subscriber no longer wants it.
         self._drop(context.subscription, str(event.response.status))
@@ -402,6 +467,8 @@ class Notifier:
             return
         if context.destination != subscription.destination:
             return  # sent before the subscription moved to its Contact: the full state sent then replaced it
+        if self._in_flight.get(subscription.key) is context:
+            del self._in_flight[subscription.key]
         fallback = subscription.contact_destination() if context.destination.connection_id is not None else None
         if fallback is None or fallback == context.destination.without_connection():
             self._drop(subscription, "timeout")
@@ -413,6 +480,8 @@ class Notifier:
                  package=subscription.event, contact=str(fallback))
         subscription.destination = fallback
         self._remember(subscription, now)
+        self._waiting.pop(subscription.key, None)
+        self._resync.discard(subscription.key)
         self._notify_full(subscription, now)
 
     def _drop(self, subscription: Subscription, why: str) -> None:
@@ -447,6 +516,9 @@ class Notifier:
         self.subscriptions.remove(subscription)
         self._shown.pop(subscription.key, None)
         self._features_sent.pop(subscription.key, None)
+        self._in_flight.pop(subscription.key, None)
+        self._waiting.pop(subscription.key, None)
+        self._resync.discard(subscription.key)
         state = self._lists.pop(subscription.key, None)
         if state is not None:
             self._index_list(subscription, state.members, ())

@@ -6,7 +6,9 @@ Covered: SUBSCRIBE -> 200 (Expires, Contact) and the full state at once (RFC 666
 call-state change with `version` +1 (RFC 4235 §4.1.2), none for a state the key already shows; the caller's
 identity, the dialog identifiers and `+sip.rendering=no` in the bodies; refresh, unsubscribe, 481 for an
 unknown dialog, expiry (`reason=timeout`); a NOTIFY answered 481 or timed out ends its subscription
-(RFC 6665 §4.2.2) with nothing left behind; the refusals (404, 403, 489, 423, 406) and the Expires ceiling;
+(RFC 6665 §4.2.2) with nothing left behind, and one whose TCP connection is gone moves to its Contact;
+one NOTIFY in flight per subscription (the next wait in order; a backlog becomes one full state); the
+refusals (404, 403, 489, 423, 406) and the Expires ceiling;
 message-summary (RFC 3842); BLF lists (RFC 4662: 421, `Require: eventlist`, full and partial RLMI state,
 selection changes, 403 for someone else's list) and a 200-member list moved from UDP to TCP
 (RFC 3261 §18.1.1).
@@ -24,7 +26,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from blf.notifier import Notifier, NotifyContext
+from blf.notifier import MAX_WAITING, Notifier, NotifyContext
 from features.model import MAX_BLF_MONITORED, Blf
 from provisioning.demo import DEMO_DOMAIN, demo_group_description
 from provisioning.model import Directory, Enterprise, Group, GroupDescription, User
@@ -96,6 +98,7 @@ class Rig:
         self.directory = Directory(descriptions or (demo_group_description(),))
         self.notifier = Notifier(stack=self.stack, local_for=lambda peer: SERVER, live=self.live,
                                  directory=lambda: self.directory, now=lambda: self.clock.now)
+        self.unanswered: list[Out] = []  # NOTIFYs sent that the phone has not answered yet
 
     # the phone's requests
     def subscribe(self, target: str, *, watcher: str = "jean.dupont", event: str = "dialog",
@@ -114,8 +117,12 @@ class Rig:
         self._receive(side, expires, headers)
         return side, self.sent()
 
-    def resubscribe(self, side: PhoneSide, expires: str | None, *, to_tag: str | None = None) -> list[Out]:
-        """A SUBSCRIBE inside `side`'s dialog (a refresh, or an unsubscribe with "0")."""
+    def resubscribe(self, side: PhoneSide, expires: str | None, *, to_tag: str | None = None,
+                    answered: bool = True) -> list[Out]:
+        """A SUBSCRIBE inside `side`'s dialog (a refresh, or an unsubscribe with "0"), by default once the
+        phone has answered the NOTIFYs it got."""
+        if answered:
+            self.answer_all()
         side.cseq += 1
         self._receive(side, expires, [], to_tag=to_tag or side.to_tag)
         return self.sent()
@@ -160,17 +167,31 @@ class Rig:
         return ok
 
     # what happens around the notifier
-    def publish(self, *legs: LegStateChanged) -> list[Out]:
+    def publish(self, *legs: LegStateChanged, answered: bool = True) -> list[Out]:
+        """Call-state changes; by default the phone first answers 200 to every NOTIFY it got (a phone answers
+        long before the next change), `answered=False` leaves them in flight."""
+        if answered:
+            self.answer_all()
         for leg in legs:
             self.live.publish(leg)
         return self.sent()
 
     def sent(self) -> list[Out]:
-        return [Out(parse_message(data), destination, len(data)) for data, destination in self.stack.pop_outgoing()]
+        out = [Out(parse_message(data), destination, len(data)) for data, destination in self.stack.pop_outgoing()]
+        self.unanswered += [o for o in out if isinstance(o.message, SipRequest) and o.message.method == "NOTIFY"]
+        return out
+
+    def answer_all(self) -> list[Out]:
+        """The phone answers 200 to each NOTIFY it has not answered yet; returns what the server sent next."""
+        while self.unanswered:
+            self.answer(self.unanswered[0], 200)
+        return self.sent()
 
     def answer(self, notify: Out, status: int) -> list[StackEvent]:
         """The phone answers `notify` with `status`: through the stack, then to the notifier as the
         application does (`on_response` reads the transaction's `user_data`)."""
+        if notify in self.unanswered:
+            self.unanswered.remove(notify)
         response = build_response(notify.request, status)
         events = self.stack.receive(response.serialize(), notify.destination, self.clock.now)
         for event in events:
@@ -192,6 +213,7 @@ class Rig:
         return events
 
     def change_directory(self, *descriptions: GroupDescription) -> list[Out]:
+        self.answer_all()
         self.directory = Directory(descriptions)
         self.notifier.on_directory_changed(self.clock.now)
         return self.sent()
@@ -201,6 +223,7 @@ class Rig:
         assert len(self.notifier.subscriptions) == 0
         assert self.notifier.next_deadline() is None
         assert self.notifier._shown == {} and self.notifier._lists == {} and self.notifier._list_members == {}
+        assert self.notifier._in_flight == {} and self.notifier._waiting == {} and self.notifier._resync == set()
 
 
 def leg(state: str, *, user: str = "marie.martin", call_id: str = "call-1@192.0.2.10", held: bool = False,
@@ -570,16 +593,14 @@ def test_a_lost_stream_moves_the_subscription_to_its_contact_with_a_full_state()
     rig.accept(side, out)
     first = only_notify(out)
     assert first.destination == flow
-    rig.answer(first, 200)
-    in_flight = [only_notify(rig.publish(leg("trying"))), only_notify(rig.publish(leg("early")))]
-    assert [n.destination for n in in_flight] == [flow, flow]
+    trying = only_notify(rig.publish(leg("trying")))
+    assert trying.destination == flow
+    assert rig.publish(leg("early"), answered=False) == []  # waits behind the one in flight
 
-    failed = rig.stack.transport_failed(flow.without_connection(), rig.clock.now)
-    assert len(failed) == 2
-    for event in failed:
-        assert isinstance(event, ClientTransactionTimedOut)
-        rig.notifier.on_timeout(event, rig.clock.now)
-    moved = only_notify(rig.sent())  # one full state, not one per lost NOTIFY
+    [event] = rig.stack.transport_failed(flow.without_connection(), rig.clock.now)
+    assert isinstance(event, ClientTransactionTimedOut)
+    rig.notifier.on_timeout(event, rig.clock.now)
+    moved = only_notify(rig.sent())  # one full state replaces the lost and the waiting NOTIFY
     assert moved.destination == contact
     assert version_of(moved.request) == 3 and shown_states(dialog_info(moved.request.body)) == ["early"]
     rig.answer(moved, 200)
@@ -589,6 +610,46 @@ def test_a_lost_stream_moves_the_subscription_to_its_contact_with_a_full_state()
     assert isinstance(event, ClientTransactionTimedOut)
     rig.notifier.on_timeout(event, rig.clock.now)
     assert rig.sent() == []
+    rig.assert_nothing_left()
+
+
+# -- one NOTIFY in flight per subscription ----------------------------------------------------------------------
+def test_the_notifies_of_a_subscription_go_one_at_a_time_in_version_order() -> None:
+    """Changes while a NOTIFY awaits its answer wait behind it; each 200 releases the next one."""
+    rig = Rig()
+    _, first = subscribed(rig)
+    assert rig.publish(leg("trying"), leg("early"), leg("confirmed"), answered=False) == []
+    seen = []
+    answer = first
+    for _ in range(3):
+        rig.answer(answer, 200)
+        answer = only_notify(rig.sent())
+        seen.append((version_of(answer.request), shown_states(dialog_info(answer.request.body))))
+    assert seen == [(1, ["trying"]), (2, ["early"]), (3, ["confirmed"])]
+    rig.answer(answer, 200)
+    assert rig.sent() == []
+    assert rig.notifier._in_flight == {} and rig.notifier._waiting == {}
+
+
+def test_a_phone_that_does_not_answer_gets_one_full_state_instead_of_a_backlog() -> None:
+    rig = Rig()
+    _, first = subscribed(rig)
+    states = ["early", "confirmed"] * (MAX_WAITING // 2 + 2)
+    assert rig.publish(*(leg(state) for state in states), answered=False) == []
+    rig.answer(first, 200)
+    [caught_up] = notifies(rig.sent())
+    assert version_of(caught_up) == len(states) + 1 and shown_states(dialog_info(caught_up.body)) == [states[-1]]
+    assert rig.answer_all() == []
+
+
+def test_an_unsubscribe_ends_at_once_whatever_waited() -> None:
+    rig = Rig()
+    side, _ = subscribed(rig)
+    assert rig.publish(leg("early"), answered=False) == []
+    out = rig.resubscribe(side, "0", answered=False)  # the phone unsubscribes with its NOTIFY unanswered
+    assert only_response(out[:1]).status == 200
+    [last] = notifies(out)
+    assert state_of(last) == "terminated" and shown_states(dialog_info(last.body)) == ["early"]
     rig.assert_nothing_left()
 
 # -- refusals ------------------------------------------------------------------------------------------------
@@ -675,6 +736,7 @@ def test_message_summary_of_ones_own_mailbox() -> None:
     assert notify.body == (b"Messages-Waiting: no\r\nMessage-Account: sip:1969@callconnect.local\r\n"
                            b"Voice-Message: 0/0 (0/0)\r\n")
 
+    rig.answer(first, 200)
     assert rig.notifier.set_message_counts("jean.dupont", 2, 1) == 1
     update = only_notify(rig.sent()).request
     assert update.call_id == notify.call_id and update.cseq.number == 2
