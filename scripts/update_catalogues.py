@@ -46,10 +46,11 @@ def python_ids() -> list[str]:
     from webui.admin_views import FORBIDDEN
     from webui.mailbox import GREETINGS
     from webui.manuals import MANUALS
+    from webui.token_api import TOKEN_PROBLEMS
     from webui.views import DAY_NAMES, DIAL_REASONS, SECTION_TITLES
 
     ids = [*SECTION_TITLES.values(), *DAY_NAMES.values(), *DIAL_REASONS.values(),
-           *(m.language_name for m in MANUALS), *GREETINGS.values(), FORBIDDEN]
+           *(m.language_name for m in MANUALS), *GREETINGS.values(), FORBIDDEN, *TOKEN_PROBLEMS]
     for name in _PYTHON_SOURCES:
         ids += _PYTHON_ID.findall((WEBUI / name).read_text(encoding="utf-8"))
     return ids

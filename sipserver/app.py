@@ -43,6 +43,7 @@ from sipserver.config import NONCE_SECRET_FILE, ServerConfig
 from sipserver.digest import DigestAuthenticator
 from sipserver.logs import configure_logging
 from sipserver.stack import SipStack
+from storage.api_tokens import ApiTokenStore
 from storage.calllog import SqliteCallLogStore
 from storage.click_requests import ClickRequest, ClickRequestQueue
 from storage.database import open_database
@@ -276,7 +277,7 @@ def portal_of(running: RunningServer) -> Portal:
                   public_url=os.environ.get("CALLCONNECT_PUBLIC_URL"),
                   voicemail=VoicemailStore(running.config.data_dir),
                   admin=AdminService(running.subscribers, lambda: running.application.directory),
-                  lamps=LiveLamps(running.application.calls.live))
+                  lamps=LiveLamps(running.application.calls.live), tokens=ApiTokenStore(running.config.data_dir))
 
 
 def user_count(directory: Directory) -> int:

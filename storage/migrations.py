@@ -10,6 +10,7 @@ Migration 2 adds `groups.feature_codes` (which feature access codes the group ac
 get 'both'). Migration 3 adds `event_subscriptions`. Migration 4 adds the HA1 of each phone's
 auto-provisioning credential to `devices` (existing phones get none: they cannot fetch their files until an
 operator sets one). Migration 5 adds `group_administrators` (the portal accounts that manage one group).
+Migration 6 adds `api_tokens` (the REST API's bearer tokens, `storage.api_tokens`).
 This module knows nothing of the rows' meaning beyond their types and constraints.
 """
 
@@ -248,12 +249,28 @@ CREATE TABLE group_administrators (
 CREATE INDEX group_administrators_group ON group_administrators (group_id);
 """
 
+_API_TOKENS_V6 = """
+-- storage.api_tokens: bearer tokens of the REST API. Only the SHA-256 of the token is kept. The owner is
+-- 'user:<user_id>' or 'admin:<group_id>:<username>', without a foreign key: a group's users and administrators
+-- are rewritten by every `provision apply`, their tokens must survive it (the portal checks the owner at use).
+CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,                    -- 12 hex digits, shown in lists
+    secret_sha256 TEXT NOT NULL UNIQUE,     -- hex SHA-256 of the whole token
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at REAL NOT NULL,               -- wall-clock seconds
+    last_used_at REAL
+);
+CREATE INDEX api_tokens_owner ON api_tokens (owner);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subscribers, registrations, call log", _SUBSCRIBERS_V1),
     Migration(2, "groups.feature_codes", _GROUP_FEATURE_CODES_V2),
     Migration(3, "event subscriptions", _EVENT_SUBSCRIPTIONS_V3),
     Migration(4, "devices.provisioning_ha1", _DEVICE_PROVISIONING_HA1_V4),
     Migration(5, "group administrators", _GROUP_ADMINISTRATORS_V5),
+    Migration(6, "api tokens", _API_TOKENS_V6),
 )
 
 

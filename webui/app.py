@@ -5,7 +5,8 @@ It serves health and status for operators and load balancers (`/healthz`, `/stat
 `portal`, the user portal of the guide (`webui.views`, HTML) and its REST API (`webui.api`, `/api/v1`), both
 over `webui.services` (with the BLF tab's live lamps, `webui.lamp_stream`, when the portal has a
 `LampFeed`), and the group administrator's pages (`webui.admin_views`, `/admin`) and API
-(`webui.admin_api`, `/api/v1/admin`) over `webui.admin_service` (refused when the portal has none).
+(`webui.admin_api`, `/api/v1/admin`) over `webui.admin_service` (refused when the portal has none), and
+the API tokens of both (`webui.token_api`, `/api/v1/tokens`).
 Every answer carries the security headers (`webui.web`). Services come in through
 `create_app` arguments and typed `AppKey`s; this module holds no global state and knows no SIP.
 """
@@ -22,6 +23,7 @@ from webui.api import add_api_routes
 from webui.lamp_stream import setup_lamp_streams
 from webui.mailbox import add_mailbox_routes
 from webui.provisioning import ProvisioningFiles, add_provisioning_routes
+from webui.token_api import add_token_api_routes
 from webui.views import add_portal_routes
 from webui.web import PORTAL_KEY, STATIC, Portal, security_headers_middleware, session_middleware, setup_templates
 
@@ -56,6 +58,7 @@ def create_app(*, running_status: StatusProvider, provisioning: ProvisioningFile
         add_api_routes(app)
         add_admin_routes(app)  # without an admin service every admin page and operation is refused (403)
         add_admin_api_routes(app)
+        add_token_api_routes(app)
         add_mailbox_routes(app)
         if portal.voicemail is not None and hasattr(portal.voicemail, "close"):
             store = portal.voicemail
@@ -64,5 +67,12 @@ def create_app(*, running_status: StatusProvider, provisioning: ProvisioningFile
                 store.close()
 
             app.on_cleanup.append(close_voicemail)
+        if portal.tokens is not None and hasattr(portal.tokens, "close"):
+            tokens = portal.tokens
+
+            async def close_tokens(_: web.Application) -> None:
+                await tokens.close()
+
+            app.on_cleanup.append(close_tokens)
         app.router.add_static("/static/", STATIC)
     return app

@@ -36,7 +36,7 @@ from aiohttp import web
 
 from webui.security import Session
 from webui.services import NotFound
-from webui.web import PORTAL_KEY, add_security_headers
+from webui.web import PORTAL_KEY, Portal, add_security_headers
 
 __all__ = ["HIDDEN", "LAMP_NAMES", "LIMITS_KEY", "StreamLimits", "lamp_changes", "setup_lamp_streams", "stream_lamps"]
 
@@ -122,6 +122,13 @@ def _event(user_id: str, lamp: str) -> bytes:
     return f"event: lamp\ndata: {json.dumps({'user': user_id, 'lamp': lamp})}\n\n".encode()
 
 
+async def _still_allowed(portal: Portal, session: Session) -> bool:
+    """The session is not logged out or expired; an API token's, that the token is not revoked."""
+    if session.token_id is None:
+        return portal.sessions.is_live(session)
+    return portal.tokens is not None and await portal.tokens.exists(session.token_id)
+
+
 async def stream_lamps(request: web.Request, session: Session) -> web.StreamResponse:
     """The stream of `session`'s user (already checked by the caller: logged in, their own id)."""
     portal = request.app[PORTAL_KEY]
@@ -155,7 +162,7 @@ async def stream_lamps(request: web.Request, session: Session) -> web.StreamResp
             now = loop.time()
             if now - last_check >= limits.recheck:
                 last_check, changed = now, None
-                if not portal.sessions.is_live(session) or request.transport is None or \
+                if not await _still_allowed(portal, session) or request.transport is None or \
                         request.transport.is_closing():
                     break
                 try:

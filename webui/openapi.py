@@ -1,6 +1,7 @@
 """The OpenAPI 3.0 document of `/api/v1` (served at `/api/v1/openapi.json`), written by hand next to the routes
-of `webui.api` and `webui.admin_api` (`/api/v1/admin`); a unit test checks that both list the same
-operations. Knows nothing but the API's shape."""
+of `webui.api`, `webui.admin_api` (`/api/v1/admin`) and `webui.token_api` (`/api/v1/tokens`); a unit test
+checks that both list the same operations. Two ways in: the session cookie (with `X-CSRF-Token` on writes)
+or an API token (`Authorization: Bearer`). Knows nothing but the API's shape."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def _op(summary: str, responses: dict[str, Any], *, body: dict[str, Any] | None 
     op: dict[str, Any] = {"summary": summary, "responses": {**responses, "401": _resp("not logged in")}}
     if write:
         op["responses"]["403"] = _resp("missing CSRF token or another user's id")
-        op["parameters"] = [{"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}}]
+        op["parameters"] = [{"name": "X-CSRF-Token", "in": "header", "required": False,
+                             "description": "the session's CSRF token: required with the session cookie, not "
+                                            "with an API token", "schema": {"type": "string"}}]
     if params:
         op.setdefault("parameters", []).extend(params)
     if body is not None:
@@ -110,7 +113,37 @@ def openapi_document() -> dict[str, Any]:
             write=True)},
     }
     paths.update(_admin_paths(problems))
-    return {"openapi": "3.0.3", "info": {"title": "Call Connect portal API", "version": "1.0"}, "paths": paths}
+    paths.update(_token_paths(problems))
+    return {"openapi": "3.0.3", "info": {"title": "Call Connect portal API", "version": "1.0"}, "paths": paths,
+            "components": {"securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "callconnect_session",
+                            "description": "POST /api/v1/session (or /api/v1/admin/session) sets it"},
+                "token": {"type": "http", "scheme": "bearer",
+                          "description": "an API token (cc_...), made at POST /api/v1/tokens or on the Profile "
+                                         "tab"}}},
+            "security": [{"session": []}, {"token": []}]}
+
+
+def _token_paths(problems: dict[str, Any]) -> dict[str, Any]:
+    """`/api/v1/tokens`: the logged-in user's or administrator's API tokens (from a session only)."""
+    only_session = _resp("called with an API token: tokens are managed from a logged-in session")
+    token_id = {"name": "token_id", "in": "path", "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 40}}
+    listed = {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"}, "created_at": {"type": "number"},
+        "last_used_at": {"type": "number", "nullable": True}}}}
+    return {
+        "/api/v1/tokens": {
+            "get": _op("the API tokens (never the tokens themselves)", {"200": _resp("OK", listed),
+                                                                       "403": only_session}),
+            "post": _op("make an API token: the answer is the only place it ever appears", {
+                "201": _resp("made: `token` is the bearer token"), "400": _resp("bad body"), "422": problems},
+                body={"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+                write=True),
+        },
+        "/api/v1/tokens/{token_id}": {"parameters": [token_id], "delete": _op(
+            "revoke an API token", {"200": _resp("OK"), "404": _resp("no such token")}, write=True)},
+    }
 
 
 def _admin_op(summary: str, responses: dict[str, Any], *, body: dict[str, Any] | None = None,

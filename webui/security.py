@@ -9,6 +9,9 @@
   limit, further attempts are refused without checking the password until the window has passed.
 - `ResetTokens`: single-use, short-lived password-reset tokens; only their SHA-256 is kept, so a memory dump
   cannot be replayed, and using one removes it.
+- API tokens (`TokenStore`, kept by `storage.api_tokens`): who owns one (`token_owner()`, `parse_owner()`);
+  a request with a token gets a `Session` of its own that is never stored (`token_id` set) and needs no CSRF
+  token, since the browser never adds a bearer token by itself.
 
 Pure state with an injected clock; it knows no HTTP, no storage and no users beyond their ids.
 """
@@ -20,12 +23,15 @@ import hmac
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Final, Protocol
 
 from webui.i18n import DEFAULT_LANGUAGE, Language
 
-__all__ = ["LoginThrottle", "ResetTokens", "Session", "SessionStore", "csrf_matches"]
+__all__ = ["MAX_TOKEN_NAME", "TOKEN_NAME_MISSING", "TOKEN_NAME_TOO_LONG", "ApiTokenInfo", "LoginThrottle",
+           "ResetTokens", "Session", "SessionStore", "TokenStore", "csrf_matches", "parse_owner",
+           "token_name_problem", "token_owner"]
 
 Clock = Callable[[], float]
 
@@ -41,10 +47,70 @@ class Session:
     admin_group: str | None = None  # the group that administrator manages
     language: Language = DEFAULT_LANGUAGE
     flash: list[str] = field(default_factory=list)
+    token_id: str | None = None  # set: the request's API token, a session that is never stored
 
 
 def csrf_matches(session: Session, token: str | None) -> bool:
     return token is not None and hmac.compare_digest(session.csrf_token.encode(), token.encode())
+
+
+MAX_TOKEN_NAME: Final = 60
+TOKEN_NAME_MISSING: Final = "Give the token a name."
+TOKEN_NAME_TOO_LONG: Final = "At most 60 characters, without control characters."
+
+
+class ApiTokenInfo(Protocol):
+    """What is kept of a token (never the token itself)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def created_at(self) -> float: ...
+    @property
+    def last_used_at(self) -> float | None: ...
+
+
+class TokenStore(Protocol):
+    """Where API tokens are kept (`storage.api_tokens.ApiTokenStore`); only their digests are."""
+
+    async def create(self, owner: str, name: str, now: float) -> tuple[str, ApiTokenInfo] | None: ...
+    async def list(self, owner: str) -> Sequence[ApiTokenInfo]: ...
+    async def revoke(self, owner: str, token_id: str) -> bool: ...
+    async def exists(self, token_id: str) -> bool: ...
+    async def authenticate(self, token: str, now: float) -> ApiTokenInfo | None: ...
+
+
+def token_owner(session: Session) -> str | None:
+    """Who a token made in `session` belongs to: `user:<id>`, `admin:<group>:<username>`, None if nobody."""
+    if session.user_id is not None:
+        return f"user:{session.user_id}"
+    if session.admin is not None and session.admin_group is not None:
+        return f"admin:{session.admin_group}:{session.admin}"
+    return None
+
+
+def parse_owner(owner: str) -> tuple[str | None, tuple[str, str] | None]:
+    """`(user_id, None)`, `(None, (group_id, username))`, or `(None, None)` for an owner we do not know."""
+    kind, _, rest = owner.partition(":")
+    if kind == "user" and rest:
+        return rest, None
+    group, _, username = rest.partition(":")
+    if kind == "admin" and group and username:
+        return None, (group, username)
+    return None, None
+
+
+def token_name_problem(name: object) -> str | None:
+    """What is wrong with a token's name, or None."""
+    if not isinstance(name, str) or not name.strip():
+        return TOKEN_NAME_MISSING
+    if len(name.strip()) > MAX_TOKEN_NAME or not name.isprintable():
+        return TOKEN_NAME_TOO_LONG
+    return None
 
 
 class SessionStore:

@@ -26,8 +26,9 @@ from webui import forms
 from webui.i18n import LANGUAGES, gettext, pick_language
 from webui.lamp_stream import HIDDEN, LAMP_NAMES, stream_lamps
 from webui.manuals import MANUALS, render_manual
-from webui.security import Session
+from webui.security import Session, TokenStore
 from webui.services import DialFailed, NotFound, national
+from webui.token_api import TokenRefused, make_token, revoke_token, tokens_of
 from webui.web import (
     CSRF_FIELD,
     PORTAL_KEY,
@@ -255,17 +256,53 @@ async def reset_token_post(request: web.Request) -> web.StreamResponse:
 
 
 # -- Profil, Paramètres ----------------------------------------------------------------------------------------
-async def profile(request: web.Request) -> web.Response:
+async def profile(request: web.Request, **context: Any) -> web.Response:
     session = _user_session(request)
     assert session.user_id is not None
-    service = request.app[PORTAL_KEY].service
-    user = await service.user(session.user_id)
-    group = await service.group(user)
+    portal = request.app[PORTAL_KEY]
+    user = await portal.service.user(session.user_id)
+    group = await portal.service.group(user)
     department = next((d.name for d in group.departments if d.id == user.department_id), "")
     cc = group.group.country_code
+    zone = ZoneInfo(group.group.time_zone)
+
+    def shown(at: float | None) -> str | None:
+        return datetime.fromtimestamp(at, zone).strftime("%d/%m/%Y %H:%M") if at is not None else None
+
+    tokens = None if portal.tokens is None else [
+        {"id": t.id, "name": t.name, "created": shown(t.created_at), "last_used": shown(t.last_used_at)}
+        for t in await tokens_of(portal.tokens, session)]
     return await _page(request, "profile.html", "profile", department=department,
                        numbers=[national(n, cc) for n in user.numbers],
-                       outgoing_cli=national(user.outgoing_cli or user.main_number, cc))
+                       outgoing_cli=national(user.outgoing_cli or user.main_number, cc), tokens=tokens, **context)
+
+
+def _token_store(request: web.Request) -> TokenStore:
+    tokens = request.app[PORTAL_KEY].tokens
+    if tokens is None:
+        raise web.HTTPNotFound()
+    return tokens
+
+
+async def token_add(request: web.Request) -> web.StreamResponse:
+    """Profile tab, "API tokens": make one; the page shows it this once."""
+    form = await _form(request)
+    session = _user_session(request)
+    name = form.get("token_name", "")
+    try:
+        token, _ = await make_token(_token_store(request), session, name)
+    except TokenRefused as refused:
+        return await profile(request, token_name=name,
+                             errors={"token_name": gettext(session.language, refused.message)})
+    return await profile(request, new_token=token)
+
+
+async def token_revoke(request: web.Request) -> web.StreamResponse:
+    await _form(request)
+    session = _user_session(request)
+    if await revoke_token(_token_store(request), session, request.match_info["token_id"]):
+        _flash(session, "Token revoked.")
+    raise web.HTTPSeeOther("/portal/profile")
 
 
 def _settings_drafts(user: User) -> dict[str, dict[str, Any]]:
@@ -598,6 +635,8 @@ def add_portal_routes(app: web.Application) -> None:
     r.add_get("/reset/{token}", reset_token_page)
     r.add_post("/reset/{token}", reset_token_post)
     r.add_get("/portal/profile", profile)
+    r.add_post("/portal/profile/tokens", token_add)
+    r.add_post("/portal/profile/tokens/{token_id}/revoke", token_revoke)
     r.add_get("/portal/settings", settings_page)
     r.add_post("/portal/settings/{section}", settings_post)
     r.add_get("/portal/advanced", advanced_page)

@@ -1,7 +1,8 @@
 """The portal's HTTP plumbing shared by the HTML views and the REST API: its state (`Portal`, under
-`PORTAL_KEY`), the middleware that loads the session from its cookie and adds the security headers to every
-answer, CSRF checks, the session cookie, login/logout with session rotation, and the page renderer (Jinja2
-templates with the request's language).
+`PORTAL_KEY`), the middleware that loads the session from its cookie (or, on `/api/v1`, from an API token:
+`Authorization: Bearer`, RFC 6750 §2.1) and adds the security headers to every answer, CSRF checks, the
+session cookie, login/logout with session rotation, and the page renderer (Jinja2 templates with the
+request's language).
 
 It knows aiohttp, the security state and the service layer; it knows no SIP and no storage.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import smtplib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -24,7 +27,7 @@ from aiohttp import web
 
 from webui.admin_service import AdminService
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, Language, gettext, pick_language, translate_problem
-from webui.security import LoginThrottle, ResetTokens, Session, SessionStore, csrf_matches
+from webui.security import LoginThrottle, ResetTokens, Session, SessionStore, TokenStore, csrf_matches, parse_owner
 from webui.services import NotFound, PortalService
 
 __all__ = ["PORTAL_KEY", "LampFeed", "LogMailer", "Mailer", "Portal", "SmtpMailer", "add_security_headers",
@@ -104,6 +107,7 @@ class Portal:
     voicemail: Any = None  # a `webui.mailbox.MailboxStore` (storage.voicemail.VoicemailStore), or None
     admin: AdminService | None = None  # the group administrator pages and API; None: not offered
     lamps: LampFeed | None = None  # live BLF lamps on the BLF tab (`webui.lamp_stream`); None: not offered
+    tokens: TokenStore | None = None  # API tokens (`webui.token_api`); None: bearer tokens refused
 
 
 PORTAL_KEY: web.AppKey[Portal] = web.AppKey("portal", Portal)
@@ -140,10 +144,50 @@ def request_language(request: web.Request) -> Language:
     return pick_language(request.headers.get("Accept-Language")) or "fr"
 
 
+def _token_refused(description: str) -> web.HTTPUnauthorized:
+    """RFC 6750 §3: 401 with the challenge and why."""
+    return web.HTTPUnauthorized(
+        text=json.dumps({"error": description}), content_type="application/json",
+        headers={"WWW-Authenticate": f'Bearer realm="callconnect", error="invalid_token", '
+                                     f'error_description="{description}"'})
+
+
+async def token_session(request: web.Request, portal: Portal, authorization: str) -> Session:
+    """The session of an API request that carries `Authorization: Bearer <token>`: its owner as stored now
+    (a removed user or administrator, a revoked or unknown token: 401). Never stored, no cookie, no CSRF."""
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _token_refused("use Authorization: Bearer <token>")
+    found = await portal.tokens.authenticate(token.strip(), time.time()) if portal.tokens is not None else None
+    if found is None:
+        security_log.warning("api_token_refused", peer=request.remote, path=request.path)
+        raise _token_refused("unknown or revoked token")
+    user_id, admin = parse_owner(found.owner)
+    now = time.time()
+    session = Session(id=f"token:{found.id}", csrf_token=secrets.token_urlsafe(16), created=now, last_seen=now,
+                      token_id=found.id)
+    try:
+        if user_id is not None:
+            user = await portal.service.user(user_id)
+            session.user_id, session.language = user.user_id, user.language
+        elif admin is not None and portal.admin is not None:
+            administrator, _ = await portal.admin.administrator(*admin)
+            session.admin, session.admin_group = administrator.username, administrator.group_id
+            session.language = administrator.language
+        else:
+            raise NotFound(found.owner)
+    except NotFound:
+        raise _token_refused("the token's account no longer exists") from None
+    return session
+
+
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     portal = request.app.get(PORTAL_KEY)
-    if portal is not None:
+    authorization = request.headers.get("Authorization")
+    if portal is not None and authorization is not None and request.path.startswith("/api/v1/"):
+        request[SESSION] = await token_session(request, portal, authorization)
+    elif portal is not None:
         session = portal.sessions.get(request.cookies.get(_cookie_name(request)))
         request[SESSION] = session
         if session is not None and session.user_id is not None and await portal.service.account_gone(
@@ -222,8 +266,11 @@ def _secure(request: web.Request, response: web.StreamResponse) -> None:
 
 
 def require_csrf(request: web.Request, token: str | None) -> Session:
-    """The session when `token` (form field or header) is its CSRF token; otherwise 403."""
+    """The session when `token` (form field or header) is its CSRF token, or when the request came with an
+    API token (a browser never sends one by itself: nothing to forge); otherwise 403."""
     session = current_session(request)
+    if session is not None and session.token_id is not None:
+        return session
     if session is None or not csrf_matches(session, token):
         security_log.warning("portal_csrf_refused", peer=request.remote, path=request.path,
                              has_session=session is not None)

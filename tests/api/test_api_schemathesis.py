@@ -2,7 +2,8 @@
 operation against the real server (`python -m sipserver serve --demo` with HTTP, free port, loopback), logged
 in as Jean with his CSRF token (`/api/v1/admin/...` as the demo group's administrator); no answer may be a
 server error (5xx). Event streams (`text/event-stream`, which never end by themselves) are left out of the
-generated cases; their own test here reads the first events of one over real HTTP and checks the refusals."""
+generated cases; their own test here reads the first events of one over real HTTP and checks the refusals.
+An API token made with the session is used alone over real HTTP, then revoked."""
 
 from __future__ import annotations
 
@@ -109,3 +110,28 @@ def test_the_lamp_stream_over_real_http(live: Live) -> None:
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(refused, timeout=10)
         assert error.value.code == status
+
+
+def test_an_api_token_over_real_http(live: Live) -> None:
+    """A token made with the session works alone (no cookie, no CSRF token) against the running server, and
+    stops working once revoked."""
+    cookie = "; ".join(f"{k}={v}" for k, v in live.cookies.items())
+    make = urllib.request.Request(live.url + "/api/v1/tokens", method="POST", data=b'{"name": "real http"}',
+                                  headers={"Cookie": cookie, "X-CSRF-Token": live.csrf,
+                                           "Content-Type": "application/json"})
+    with urllib.request.urlopen(make, timeout=10) as response:
+        made = json.loads(response.read())
+    assert response.status == 201 and made["token"].startswith("cc_")
+    bearer = {"Authorization": f"Bearer {made['token']}", "Content-Type": "application/json"}
+    put = urllib.request.Request(live.url + "/api/v1/users/jean.dupont/services/call_waiting", method="PUT",
+                                 data=b'{"active": true}', headers=bearer)
+    with urllib.request.urlopen(put, timeout=10) as response:
+        assert response.status == 200 and json.loads(response.read())["active"] is True
+    revoke = urllib.request.Request(f"{live.url}/api/v1/tokens/{made['id']}", method="DELETE",
+                                    headers={"Cookie": cookie, "X-CSRF-Token": live.csrf})
+    with urllib.request.urlopen(revoke, timeout=10) as response:
+        assert response.status == 200
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(urllib.request.Request(live.url + "/api/v1/users/jean.dupont", headers=bearer),
+                               timeout=10)
+    assert error.value.code == 401 and error.value.headers["WWW-Authenticate"].startswith("Bearer ")

@@ -221,6 +221,7 @@ async def test_devices_of_a_version_3_database_have_no_credential(tmp_path: Path
     await current.apply_group(replace(demo_group_description(), devices=(), administrators=()))
     await current.close()
     with sqlite3.connect(database_path(tmp_path)) as db:  # back to what version 3 had
+        db.execute("DROP TABLE api_tokens")
         db.execute("DROP TABLE group_administrators")
         db.execute("ALTER TABLE devices DROP COLUMN provisioning_ha1_md5")
         db.execute("ALTER TABLE devices DROP COLUMN provisioning_ha1_sha256")

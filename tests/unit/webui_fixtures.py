@@ -1,13 +1,14 @@
 """Shared fixtures of the portal's unit tests: the demo group in the in-memory store, the real aiohttp app
 with its real service layer, a fake click-to-dial that records calls, the real live call state behind the
 BLF lamps (`live`), and log-in helpers. `reload()` takes a new directory snapshot after a store change, as
-the server does when provisioning changes."""
+the server does when provisioning changes. API tokens live in a real SQLite database under `tmp_path`."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -18,6 +19,7 @@ from provisioning.demo import demo_group_description
 from provisioning.model import Directory
 from provisioning.store import InMemorySubscriberStore
 from sipserver.b2bua.live import LiveCalls
+from storage.api_tokens import ApiTokenStore
 from webui.admin_service import AdminService
 from webui.app import create_app
 from webui.manuals import DEFAULT_MANUALS_DIR
@@ -93,7 +95,7 @@ class Env:
 
 
 @pytest.fixture
-async def env() -> AsyncIterator[Env]:
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
     # cheap Argon2id parameters: the same algorithm and checks, a fraction of the test time
     store = InMemorySubscriberStore(password_hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     await store.apply_group(demo_group_description("callconnect.local"))
@@ -107,7 +109,8 @@ async def env() -> AsyncIterator[Env]:
     service = PortalService(store, lambda: directory[0], call_log=read_log, click_to_dial=dialer)
     admin = AdminService(store, lambda: directory[0])
     live = LiveCalls()
-    portal = Portal(service=service, manuals_dir=DEFAULT_MANUALS_DIR, admin=admin, lamps=LiveLamps(live))
+    portal = Portal(service=service, manuals_dir=DEFAULT_MANUALS_DIR, admin=admin, lamps=LiveLamps(live),
+                    tokens=ApiTokenStore(tmp_path / "data"))
     app = create_app(running_status=lambda: {}, portal=portal)
     client = TestClient(TestServer(app))
     await client.start_server()
