@@ -273,6 +273,33 @@ async def dial_post(request: web.Request) -> web.Response:
     return web.json_response({"calling": number.strip()}, status=202)
 
 
+async def password_put(request: web.Request) -> web.Response:
+    """The user's own password, from a logged-in session only (an API token cannot take the account over):
+    `current_password` (throttled like a login) and `password`; the user's other sessions end, this one goes
+    on under a new id and CSRF token."""
+    session, service = _authorized(request, write=True)
+    if session.token_id is not None:
+        return _error(403, "the password is changed from a logged-in session")
+    body = _object(await _body(request))
+    current, password = body.get("current_password"), body.get("password")
+    if not isinstance(current, str) or not isinstance(password, str):
+        return _error(400, "current_password and password must be strings")
+    portal = request.app[PORTAL_KEY]
+    keys = (f"user:{_uid(session).casefold()}", f"peer:{request.remote}")
+    if portal.throttle.blocked(*keys):
+        return _error(429, "too many attempts, try again later")
+    try:
+        await service.change_password(_uid(session), current, password)
+    except SettingError as exc:
+        if exc.problems[0][0] == "current_password":
+            portal.throttle.failed(*keys)
+        return _problems(exc)
+    portal.throttle.succeeded(keys[0])
+    portal.sessions.destroy_user(_uid(session))
+    fresh = login(request, session, _uid(session), session.language)
+    return web.json_response({"changed": True, "csrf_token": fresh.csrf_token})
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document())
 
@@ -285,6 +312,7 @@ def add_api_routes(app: web.Application) -> None:
     r.add_post(PREFIX + "/session", session_post)
     r.add_delete(PREFIX + "/session", session_delete)
     r.add_get(u, profile)
+    r.add_put(u + "/password", password_put)
     r.add_get(u + "/services", services_get)
     r.add_get(u + "/services/{section}", section_get)
     r.add_put(u + "/services/{section}", section_put)

@@ -61,6 +61,13 @@ def openapi_document() -> dict[str, Any]:
             "delete": _op("log out", ok, write=True),
         },
         u: {"get": _op("the user's profile", ok), "parameters": [user]},
+        u + "/password": {"parameters": [user], "put": _op(
+            "change the user's password (from a session, not with an API token); the other sessions end and "
+            "this one gets a new CSRF token", {**ok, "400": _resp("bad body"), "422": problems,
+                                               "429": _resp("too many attempts")},
+            body={"type": "object", "required": ["current_password", "password"],
+                  "properties": {"current_password": {"type": "string"}, "password": {"type": "string"}}},
+            write=True)},
         u + "/services": {"get": _op("every setting", ok), "parameters": [user]},
         u + "/services/{section}": {
             "parameters": [user, section],

@@ -164,6 +164,18 @@ class PortalService:
         except KeyError as exc:
             raise NotFound(user_id) from exc
 
+    async def change_password(self, user_id: str, current: str, new: str) -> None:
+        """The user changes their own password: `current` must be right, `new` long enough (SettingError
+        with the field, "current_password" or "password")."""
+        user = await self.user(user_id)
+        stored = user.portal_password_hash or _DUMMY_HASH
+        if not await asyncio.to_thread(verify_portal_password, stored, current[:1000]) \
+                or not user.portal_password_hash:
+            raise SettingError("current_password", "wrong password")
+        if new == current:
+            raise SettingError("password", "must differ from the current one")
+        await self.set_password(user_id, new[:1000])
+
     # -- reads ---------------------------------------------------------------------------------------------
     async def user(self, user_id: str) -> User:
         user = await self.store.get_user(user_id)
