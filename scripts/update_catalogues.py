@@ -30,7 +30,7 @@ WEBUI = REPO_ROOT / "webui"
 _TEMPLATE_ID = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
 _TAB_LABEL = re.compile(r'\("[a-z]+", "/(?:portal|admin)/[a-z]+", "([^"]+)"\)')
 _PYTHON_ID = re.compile(r'''(?:_flash\(session, |gettext\([a-z_.]+, |"error": |error = )"([^"]+)"''')
-_PYTHON_SOURCES = ("views.py", "web.py", "admin_views.py")  # the API answers in English
+_PYTHON_SOURCES = ("views.py", "web.py", "admin_views.py", "account_views.py")  # the API answers in English
 
 
 def template_ids() -> list[str]:

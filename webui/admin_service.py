@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
-from features.model import Problem, join_path
+from features.model import Problem, SettingError, join_path
 from provisioning.apply import group_document, parse_group
 from provisioning.model import (
     Directory,
@@ -131,6 +131,26 @@ class AdminService:
         if admin is None:
             raise NotFound(username)
         return admin, desc
+
+    async def change_password(self, group_id: str, username: str, current: str, new: str) -> None:
+        """The administrator changes their own password: `current` must be right (SettingError
+        "current_password"), `new` differ from it ("password"); the rules of `provision apply` for the rest."""
+        admin, _ = await self.administrator(group_id, username)
+        stored = admin.password_hash or _DUMMY_HASH
+        if not await asyncio.to_thread(verify_portal_password, stored, current) or not admin.password_hash:
+            raise SettingError("current_password", "wrong password")
+        if new == current:
+            raise SettingError("password", "must differ from the current one")
+
+        def edit(doc: dict[str, Any], current_desc: GroupDescription) -> str:
+            entries = doc.get("administrators", [])
+            entries[_index(entries, "username", username)]["password"] = new
+            return "password"
+
+        try:
+            await self._change(group_id, edit)
+        except ChangeRefused as refused:
+            raise SettingError("password", "; ".join(m for _, m in refused.problems)) from None
 
     async def group(self, group_id: str) -> GroupDescription:
         try:

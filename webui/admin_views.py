@@ -1,6 +1,7 @@
 """The group administrator's HTML pages (`/admin/...`): users (list, create, edit, delete, their main
 services switched on or off), numbers and extensions, departments, devices, group time and holiday
-schedules and the group directory of the administrator's own group.
+schedules and the group directory of the administrator's own group; their own account (`account_page`:
+password and API tokens, posted to `webui.account_views`).
 
 Access: no session -> redirect to /login; an end user's session -> 403; an administrator sees and changes
 their own group only (an object of another group is 404, as one that does not exist). Every POST checks the
@@ -26,7 +27,7 @@ from webui.admin_service import AdminService, ChangeRefused, NotFound
 from webui.i18n import gettext
 from webui.security import Session
 from webui.services import national
-from webui.views import DAY_NAMES, SECTION_TITLES
+from webui.views import DAY_NAMES, SECTION_TITLES, token_rows
 from webui.web import CSRF_FIELD, PORTAL_KEY, current_session, logout, render, require_csrf
 
 __all__ = ["add_admin_routes"]
@@ -435,6 +436,13 @@ async def contact_delete(request: web.Request) -> web.StreamResponse:
     raise _saved(a, "/admin/directory")
 
 
+async def account_page(request: web.Request, **context: Any) -> web.Response:
+    """The administrator's own account: their password and API tokens (`webui.account_views` posts)."""
+    a = await _admin(request)
+    tokens = await token_rows(request, a.session, a.group.group.time_zone)
+    return _page(request, a, "admin_account.html", "account", tokens=tokens, **context)
+
+
 async def admin_root(request: web.Request) -> web.StreamResponse:
     await _admin(request)
     raise web.HTTPSeeOther("/admin/users")
@@ -442,6 +450,7 @@ async def admin_root(request: web.Request) -> web.StreamResponse:
 
 ROUTES: Final[tuple[tuple[str, str, Callable[[web.Request], Any]], ...]] = (
     ("GET", "/admin", admin_root),
+    ("GET", "/admin/account", account_page),
     ("GET", "/admin/users", users_page),
     ("GET", "/admin/users/new", user_page),
     ("POST", "/admin/users/new", user_save),

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from webui.account_views import add_account_routes
 from webui.admin_api import add_admin_api_routes
 from webui.admin_views import add_admin_routes
 from webui.api import add_api_routes
@@ -59,6 +60,7 @@ def create_app(*, running_status: StatusProvider, provisioning: ProvisioningFile
         add_admin_routes(app)  # without an admin service every admin page and operation is refused (403)
         add_admin_api_routes(app)
         add_token_api_routes(app)
+        add_account_routes(app)
         add_mailbox_routes(app)
         if portal.voicemail is not None and hasattr(portal.voicemail, "close"):
             store = portal.voicemail

@@ -174,6 +174,13 @@ class SessionStore:
     def destroy(self, session: Session) -> None:
         self._sessions.pop(session.id, None)
 
+    def destroy_admin(self, username: str) -> int:
+        """End every session of the group administrator `username` (password changed, account removed)."""
+        ids = [sid for sid, s in self._sessions.items() if s.admin == username]
+        for sid in ids:
+            del self._sessions[sid]
+        return len(ids)
+
     def destroy_user(self, user_id: str) -> int:
         ids = [sid for sid, s in self._sessions.items() if s.user_id == user_id]
         for sid in ids:

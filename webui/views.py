@@ -26,9 +26,9 @@ from webui import forms
 from webui.i18n import LANGUAGES, gettext, pick_language
 from webui.lamp_stream import HIDDEN, LAMP_NAMES, stream_lamps
 from webui.manuals import MANUALS, render_manual
-from webui.security import Session, TokenStore
-from webui.services import MIN_PASSWORD, DialFailed, NotFound, national
-from webui.token_api import TokenRefused, make_token, revoke_token, tokens_of
+from webui.security import Session
+from webui.services import DialFailed, NotFound, national
+from webui.token_api import tokens_of
 from webui.web import (
     CSRF_FIELD,
     PORTAL_KEY,
@@ -264,82 +264,25 @@ async def profile(request: web.Request, **context: Any) -> web.Response:
     group = await portal.service.group(user)
     department = next((d.name for d in group.departments if d.id == user.department_id), "")
     cc = group.group.country_code
-    zone = ZoneInfo(group.group.time_zone)
-
-    def shown(at: float | None) -> str | None:
-        return datetime.fromtimestamp(at, zone).strftime("%d/%m/%Y %H:%M") if at is not None else None
-
-    tokens = None if portal.tokens is None else [
-        {"id": t.id, "name": t.name, "created": shown(t.created_at), "last_used": shown(t.last_used_at)}
-        for t in await tokens_of(portal.tokens, session)]
+    tokens = await token_rows(request, session, group.group.time_zone)
     return await _page(request, "profile.html", "profile", department=department,
                        numbers=[national(n, cc) for n in user.numbers],
                        outgoing_cli=national(user.outgoing_cli or user.main_number, cc), tokens=tokens, **context)
 
 
-async def password_post(request: web.Request) -> web.StreamResponse:
-    """Profile tab, "Change password": the current one (throttled like a login), the new one twice. Every
-    other session of the user ends; this one goes on under a new id."""
-    form = await _form(request)
-    session = _user_session(request)
-    assert session.user_id is not None
-    portal = request.app[PORTAL_KEY]
-    keys = (f"user:{session.user_id.casefold()}", f"peer:{request.remote}")
-    current, password, again = (form.get(k, "") for k in ("current_password", "password", "password2"))
-    lang = session.language
-    errors: dict[str, str] = {}
-    if portal.throttle.blocked(*keys):
-        errors["current_password"] = gettext(lang, "Too many attempts. Try again in a few minutes.")
-    elif password != again:
-        errors["password2"] = gettext(lang, "The passwords differ.")
-    elif len(password) < MIN_PASSWORD:
-        errors["password"] = gettext(lang, "At least 10 characters.")
-    else:
-        try:
-            await portal.service.change_password(session.user_id, current, password)
-        except SettingError as exc:
-            field = exc.problems[0][0]
-            if field == "current_password":
-                portal.throttle.failed(*keys)
-                errors[field] = gettext(lang, "Wrong password.")
-            else:
-                errors[field] = gettext(lang, "Choose a password other than the current one.")
-    if errors:
-        return await profile(request, errors=errors)
-    portal.throttle.succeeded(keys[0])
-    portal.sessions.destroy_user(session.user_id)
-    session = login(request, session, session.user_id, session.language)
-    log.info("portal_password_changed", user=session.user_id, peer=request.remote)
-    _flash(session, "Your password has been changed.")
-    raise web.HTTPSeeOther("/portal/profile")
+async def token_rows(request: web.Request, session: Session, time_zone: str) -> list[dict[str, Any]] | None:
+    """The session's API tokens as the account pages list them (times in the group's zone); None when the
+    portal offers no tokens."""
+    store = request.app[PORTAL_KEY].tokens
+    if store is None:
+        return None
+    zone = ZoneInfo(time_zone)
 
+    def shown(at: float | None) -> str | None:
+        return datetime.fromtimestamp(at, zone).strftime("%d/%m/%Y %H:%M") if at is not None else None
 
-def _token_store(request: web.Request) -> TokenStore:
-    tokens = request.app[PORTAL_KEY].tokens
-    if tokens is None:
-        raise web.HTTPNotFound()
-    return tokens
-
-
-async def token_add(request: web.Request) -> web.StreamResponse:
-    """Profile tab, "API tokens": make one; the page shows it this once."""
-    form = await _form(request)
-    session = _user_session(request)
-    name = form.get("token_name", "")
-    try:
-        token, _ = await make_token(_token_store(request), session, name)
-    except TokenRefused as refused:
-        return await profile(request, token_name=name,
-                             errors={"token_name": gettext(session.language, refused.message)})
-    return await profile(request, new_token=token)
-
-
-async def token_revoke(request: web.Request) -> web.StreamResponse:
-    await _form(request)
-    session = _user_session(request)
-    if await revoke_token(_token_store(request), session, request.match_info["token_id"]):
-        _flash(session, "Token revoked.")
-    raise web.HTTPSeeOther("/portal/profile")
+    return [{"id": t.id, "name": t.name, "created": shown(t.created_at), "last_used": shown(t.last_used_at)}
+            for t in await tokens_of(store, session)]
 
 
 def _settings_drafts(user: User) -> dict[str, dict[str, Any]]:
@@ -672,9 +615,6 @@ def add_portal_routes(app: web.Application) -> None:
     r.add_get("/reset/{token}", reset_token_page)
     r.add_post("/reset/{token}", reset_token_post)
     r.add_get("/portal/profile", profile)
-    r.add_post("/portal/profile/password", password_post)
-    r.add_post("/portal/profile/tokens", token_add)
-    r.add_post("/portal/profile/tokens/{token_id}/revoke", token_revoke)
     r.add_get("/portal/settings", settings_page)
     r.add_post("/portal/settings/{section}", settings_post)
     r.add_get("/portal/advanced", advanced_page)

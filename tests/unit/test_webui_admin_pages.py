@@ -24,7 +24,7 @@ env = admin_env  # the fixture's name in these tests
 GETS = ["/admin/users", "/admin/users/new", "/admin/users/jean.dupont", "/admin/numbers", "/admin/departments",
         "/admin/devices", "/admin/devices/001565000201", "/admin/schedules", "/admin/schedules/new",
         "/admin/schedules/edit/Heures de bureau", "/admin/holidays/new", "/admin/holidays/edit/Noël",
-        "/admin/directory", "/admin/directory/0"]
+        "/admin/directory", "/admin/directory/0", "/admin/account"]
 POSTS = ["/admin/users/new", "/admin/users/marie.martin", "/admin/users/marie.martin/services",
          "/admin/users/marie.martin/delete", "/admin/numbers",
          "/admin/numbers/+3222211290/assign", "/admin/numbers/+3222211290/release",

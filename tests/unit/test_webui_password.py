@@ -1,7 +1,8 @@
 """A user changes their own portal password (Profile tab, `PUT /api/v1/users/{id}/password`) through aiohttp's
 test client over the real service layer: the current password is checked and throttled like a login, the new
 one twice and long enough, each refusal next to its field; afterwards only the new password logs in, every
-other session of the user has ended and this one goes on under a new id; an API token cannot do it."""
+other session of the user has ended and this one goes on under a new id; an API token cannot do it. A group
+administrator does the same on "Mon compte" (`/admin/account`), and makes an API token there."""
 
 from __future__ import annotations
 
@@ -83,3 +84,24 @@ async def test_the_api_changes_the_password_from_a_session_only(env: Env) -> Non
     fresh = (await r.json())["csrf_token"]
     assert fresh != csrf and (await env.client.get(U + "/services")).status == 200
     assert await env.portal.service.authenticate("201", NEW) is not None
+
+
+async def test_a_group_administrator_changes_their_password_and_makes_a_token(env: Env) -> None:
+    csrf = await env.admin_login()
+    page = await (await env.client.get("/admin/account")).text()
+    assert 'id="a-username">demo.admin<' in page and 'action="/admin/account/password"' in page
+    r = await env.client.post("/admin/account/password", allow_redirects=False, data={
+        "csrf_token": csrf, "current_password": "wrong", "password": NEW, "password2": NEW})
+    assert r.status == 400 and "Mot de passe erroné." in await r.text()
+    r = await env.client.post("/admin/account/password", allow_redirects=False, data={
+        "csrf_token": csrf, "current_password": "demoadmin1", "password": NEW, "password2": NEW})
+    assert r.status == 303 and r.headers["Location"] == "/admin/account"
+    assert await env.portal.admin.authenticate("demo.admin", NEW) is not None  # type: ignore[union-attr]
+    assert await env.portal.admin.authenticate("demo.admin", "demoadmin1") is None  # type: ignore[union-attr]
+    csrf = await env.csrf("/admin/account")  # still logged in, under a new session
+    r = await env.client.post("/admin/account/tokens", data={"csrf_token": csrf, "token_name": "provisioning"})
+    page = await r.text()
+    token = page.split('id="new-token" readonly value="', 1)[1].split('"', 1)[0]
+    env.client.session.cookie_jar.clear()
+    r = await env.client.get("/api/v1/admin/group", headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 200
