@@ -201,10 +201,12 @@ class SipStack:
     def next_deadline(self) -> float | None:
         return self.transactions.next_deadline()
 
-    def transport_failed(self, destination: Endpoint, now: float) -> list[StackEvent]:
-        """The shell could not open a connection to `destination`: the requests waiting there fail now."""
+    def transport_failed(self, destination: Endpoint, now: float, *, provisional_too: bool = False
+                         ) -> list[StackEvent]:
+        """The shell could not open a connection to `destination` (or, `provisional_too`, the connection there
+        was lost): the requests waiting there fail now."""
         return [ClientTransactionTimedOut(transaction=event.txn)
-                for event in self.transactions.transport_failed(destination, now)
+                for event in self.transactions.transport_failed(destination, now, provisional_too=provisional_too)
                 if isinstance(event, tx.ClientTimedOut)]
 
     def on_timer(self, now: float) -> list[StackEvent]:

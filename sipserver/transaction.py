@@ -890,13 +890,18 @@ class TransactionLayer:
     def next_deadline(self) -> float | None:
         return self._timers.next_deadline()
 
-    def transport_failed(self, destination: Endpoint, now: float) -> list[TxnEvent]:
+    def transport_failed(self, destination: Endpoint, now: float, *, provisional_too: bool = False
+                         ) -> list[TxnEvent]:
         """RFC 3261 §17.1.4 / §18.4: the transport could not reach `destination` (a TCP connection refused or
         not opened): every client transaction sent there that has heard nothing yet ends now, reported like a
-        timeout (the TU answers for it as 408/503, §8.1.3.1), instead of waiting out Timer B or F."""
+        timeout (the TU answers for it as 408/503, §8.1.3.1), instead of waiting out Timer B or F.
+        `provisional_too`: the connection they went over is gone (the peer closed it or died), so those that
+        only had a provisional answer end too (as PJSIP and the SIP proxies do), rather than ringing on to
+        Timer C or the caller's patience."""
         where = (destination.transport, destination.host, destination.port)
         failed = [txn for txn in self._clients.values()
-                  if (txn.state is _CALLING or txn.state is S.TRYING)
+                  if (txn.state is _CALLING or txn.state is S.TRYING
+                      or (provisional_too and txn.state is S.PROCEEDING))
                   and (txn.destination.transport, txn.destination.host, txn.destination.port) == where]
         events: list[TxnEvent] = []
         for txn in failed:

@@ -7,7 +7,8 @@ Access: no session -> redirect to /login; an end user's session -> 403; an admin
 their own group only (an object of another group is 404, as one that does not exist). Every POST checks the
 CSRF token first (403). A change goes through `webui.admin_service` (the provisioning path): a refused one is
 shown again with the `provision apply` message next to its field and nothing written; a good one is answered
-with a redirect (post/redirect/get) and acts on the next call.
+with a redirect (post/redirect/get) and acts on the next call. A deletion asks for confirmation first (a page
+naming what goes, whose button posts again with `confirm=yes`).
 
 It knows aiohttp, the templates, the form conversions and the admin service; it knows no SIP and no storage.
 """
@@ -21,7 +22,8 @@ import structlog
 from aiohttp import web
 
 from features.model import WEEKDAYS, HolidaySchedule, Schedule
-from provisioning.model import DEVICE_MODELS, LANGUAGES, GroupAdministrator, GroupDescription, User
+from provisioning.model import DEVICE_MODELS, LANGUAGES, GroupAdministrator, GroupDescription, User, normalize_mac
+from provisioning.numbers import NumberError, to_e164
 from webui import admin_forms, forms
 from webui.admin_service import AdminService, ChangeRefused, NotFound
 from webui.i18n import gettext
@@ -105,6 +107,18 @@ def _not_found(a: Admin) -> web.HTTPNotFound:
     return web.HTTPNotFound(text=gettext(a.session.language, "Not found in your group."))
 
 
+def _confirm(request: web.Request, a: Admin, form: dict[str, str], what: str | None, back: str
+             ) -> web.Response | None:
+    """A deletion asks first: without `confirm=yes` in the form, the page naming `what` with the button that
+    posts again with it, and a way back; None once confirmed. `what` None: not in the group (404)."""
+    if what is None:
+        raise _not_found(a)
+    if form.get("confirm") == "yes":
+        return None
+    return _page(request, a, "admin_confirm.html", back.rsplit("/", 1)[-1], what=what, action=request.path,
+                 back=back)
+
+
 async def _refusal(a: Admin, change: Awaitable[object]) -> ChangeRefused | None:
     """Carry out one change of the group: None once saved, else provisioning's refusal (its messages go next
     to the fields); an object no longer in the group is a 404."""
@@ -176,8 +190,11 @@ async def user_services_save(request: web.Request) -> web.StreamResponse:
 
 
 async def user_delete(request: web.Request) -> web.StreamResponse:
-    a, _ = await _posted(request)
+    a, form = await _posted(request)
     user_id = request.match_info["user_id"]
+    user = next((u for u in a.group.users if u.user_id == user_id), None)
+    if (asked := _confirm(request, a, form, user.display_name if user else None, "/admin/users")) is not None:
+        return asked
     if (refused := await _refusal(a, a.service.delete_user(a.group_id, user_id))) is not None:
         departments = {d.id: d.name for d in a.group.departments}
         return _page(request, a, "admin_users.html", "users", users=list(a.group.users), departments=departments,
@@ -224,7 +241,15 @@ async def number_release(request: web.Request) -> web.StreamResponse:
 
 
 async def number_delete(request: web.Request) -> web.StreamResponse:
-    a, _ = await _posted(request)
+    a, form = await _posted(request)
+    cc = a.group.group.country_code
+    try:
+        number = to_e164(request.match_info["number"], cc)
+    except NumberError:
+        raise _not_found(a) from None
+    shown = national(number, cc) if number in a.group.group.numbers else None
+    if (asked := _confirm(request, a, form, shown, "/admin/numbers")) is not None:
+        return asked
     if (refused := await _refusal(a, a.service.delete_number(a.group_id, request.match_info["number"]))) is not None:
         return _numbers(request, a, errors=refused.fields())
     raise _saved(a, "/admin/numbers")
@@ -253,7 +278,10 @@ async def department_save(request: web.Request) -> web.StreamResponse:
 
 
 async def department_delete(request: web.Request) -> web.StreamResponse:
-    a, _ = await _posted(request)
+    a, form = await _posted(request)
+    name = next((d.name for d in a.group.departments if d.id == request.match_info["department_id"]), None)
+    if (asked := _confirm(request, a, form, name, "/admin/departments")) is not None:
+        return asked
     change = a.service.delete_department(a.group_id, request.match_info["department_id"])
     if (refused := await _refusal(a, change)) is not None:
         return _departments(request, a, errors=refused.fields())
@@ -291,7 +319,15 @@ async def device_save(request: web.Request) -> web.StreamResponse:
 
 
 async def device_delete(request: web.Request) -> web.StreamResponse:
-    a, _ = await _posted(request)
+    a, form = await _posted(request)
+    try:
+        mac = normalize_mac(request.match_info["mac"])
+    except ValueError:
+        raise _not_found(a) from None
+    device = next((d for d in a.group.devices if d.mac == mac), None)
+    shown = f"{device.model} {device.mac}" if device else None
+    if (asked := _confirm(request, a, form, shown, "/admin/devices")) is not None:
+        return asked
     if (refused := await _refusal(a, a.service.delete_device(a.group_id, request.match_info["mac"]))) is not None:
         return _devices(request, a, "admin_devices.html", draft=admin_forms.device_draft(None),
                         errors=refused.fields())
@@ -345,7 +381,11 @@ async def schedule_save(request: web.Request) -> web.StreamResponse:
 
 
 async def schedule_delete(request: web.Request) -> web.StreamResponse:
-    a, _ = await _posted(request)
+    a, form = await _posted(request)
+    name = request.match_info["name"]
+    known = any(isinstance(s.schedule, Schedule) and s.schedule.name == name for s in a.group.schedules)
+    if (asked := _confirm(request, a, form, name if known else None, "/admin/schedules")) is not None:
+        return asked
     if (refused := await _refusal(a, a.service.delete_schedule(a.group_id, request.match_info["name"]))) is not None:
         return await schedules_page(request, errors=refused.fields())
     raise _saved(a, "/admin/schedules")
@@ -385,7 +425,10 @@ async def holiday_save(request: web.Request) -> web.StreamResponse:
 
 
 async def holiday_delete(request: web.Request) -> web.StreamResponse:
-    a, _ = await _posted(request)
+    a, form = await _posted(request)
+    name = request.match_info["name"]
+    if (asked := _confirm(request, a, form, name if _holiday(a, name) else None, "/admin/schedules")) is not None:
+        return asked
     change = a.service.delete_schedule(a.group_id, request.match_info["name"], holiday=True)
     if (refused := await _refusal(a, change)) is not None:
         return await schedules_page(request, errors=refused.fields())
@@ -430,7 +473,10 @@ async def contact_save(request: web.Request) -> web.StreamResponse:
 
 
 async def contact_delete(request: web.Request) -> web.StreamResponse:
-    a, _ = await _posted(request)
+    a, form = await _posted(request)
+    index = _contact_index(request, a)
+    if (asked := _confirm(request, a, form, a.group.contacts[index].name, "/admin/directory")) is not None:
+        return asked
     if (refused := await _refusal(a, a.service.delete_contact(a.group_id, _contact_index(request, a)))) is not None:
         return _directory(request, a, errors=refused.fields())
     raise _saved(a, "/admin/directory")

@@ -34,7 +34,7 @@ class Application(Protocol):
 class SipServer:
     def __init__(self, stack: SipStack) -> None:
         self.stack = stack
-        self.transports = TransportSet(self._on_message, self._on_unreachable)
+        self.transports = TransportSet(self._on_message, self._on_unreachable, self._on_connection_lost)
         self.application: Application | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -90,6 +90,16 @@ class SipServer:
         """A connection we opened failed: what waited for it fails now (RFC 3261 §17.1.4), not at Timer B."""
         now = self.loop.time()
         events = self.stack.transport_failed(destination, now)
+        if events and self.application is not None:
+            for event in events:
+                self.application.handle(event, now)
+        self.flush()
+
+    def _on_connection_lost(self, peer: Endpoint) -> None:
+        """A stream connection closed by its peer (or broken): what we sent over it and still waits for a
+        final answer fails now, as the peer will not answer there (a killed voicemail worker, a phone gone)."""
+        now = self.loop.time()
+        events = self.stack.transport_failed(peer, now, provisional_too=True)
         if events and self.application is not None:
             for event in events:
                 self.application.handle(event, now)

@@ -162,15 +162,19 @@ class _StreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._owner._unregister(self)
+        self._owner._lost(self)
 
 
 class StreamListener:
     """Accepts and opens stream connections of one transport kind ("tcp"; "tls" with an SSL context)."""
 
     def __init__(self, on_message: MessageHandler, transport_name: str = "tcp",
-                 on_unreachable: UnreachableHandler | None = None) -> None:
+                 on_unreachable: UnreachableHandler | None = None, on_lost: UnreachableHandler | None = None
+                 ) -> None:
         self.on_message = on_message
         self.on_unreachable = on_unreachable  # told when a connection we opened could not be made
+        self.on_lost = on_lost  # told when a connection closes other than by our own close()
+        self._closing = False
         self.transport_name = transport_name
         self._ids = itertools.count(1)
         self._by_id: dict[int, _StreamConnection] = {}
@@ -194,6 +198,10 @@ class StreamListener:
         self._by_id.pop(conn.connection_id, None)
         if conn.peer is not None and self._by_address.get((conn.peer.host, conn.peer.port)) is conn:
             del self._by_address[(conn.peer.host, conn.peer.port)]
+
+    def _lost(self, conn: _StreamConnection) -> None:
+        if conn.peer is not None and not self._closing and self.on_lost is not None:
+            self.on_lost(Endpoint(self.transport_name, conn.peer.host, conn.peer.port))
 
     async def listen(self, address: ListenAddress) -> ListenAddress:
         loop = asyncio.get_running_loop()
@@ -241,6 +249,7 @@ class StreamListener:
         return len(self._by_id)
 
     async def close(self) -> None:
+        self._closing = True
         for server in self._servers:
             server.close()
         for conn in list(self._by_id.values()):
@@ -256,10 +265,11 @@ _background: Final[set[asyncio.Task[None]]] = set()
 class TransportSet:
     """Every socket of the server; `send()` picks the right one for a destination."""
 
-    def __init__(self, on_message: MessageHandler, on_unreachable: UnreachableHandler | None = None) -> None:
+    def __init__(self, on_message: MessageHandler, on_unreachable: UnreachableHandler | None = None,
+                 on_lost: UnreachableHandler | None = None) -> None:
         self._on_message = on_message
         self._udp: list[tuple[ListenAddress, asyncio.DatagramTransport]] = []
-        self.tcp = StreamListener(on_message, "tcp", on_unreachable)
+        self.tcp = StreamListener(on_message, "tcp", on_unreachable, on_lost)
         self.bound: list[ListenAddress] = []
 
     async def listen(self, address: ListenAddress) -> ListenAddress:

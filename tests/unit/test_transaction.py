@@ -883,3 +883,20 @@ def test_a_transport_failure_ends_what_waited_for_that_destination_at_once() -> 
     assert elsewhere.state is S.CALLING and answered.state is S.PROCEEDING
     assert layer.client_count == 2
     assert layer.transport_failed(UAS_TCP, 0.2) == []  # reported once
+
+
+def test_a_lost_connection_also_ends_what_had_a_provisional_answer() -> None:
+    """The connection to the UAS closed (a killed voicemail worker): the INVITE that had its 100/180 fails
+    now too, as does one that heard nothing; one that got its final answer, and one elsewhere, stay."""
+    layer = TransactionLayer()
+    via = Endpoint("tcp", UAC.host, UAC.port)
+    ringing = layer.send_request(make_invite(via=via), UAS_TCP, 0.0)
+    layer.on_response(reparse(build_response(ringing.request, 180, "Ringing", to_tag="t")), UAS_TCP, 0.0)
+    silent = layer.send_request(make_request("OPTIONS", via=via), UAS_TCP, 0.0)
+    refused = layer.send_request(make_invite(via=via), UAS_TCP, 0.0)
+    layer.on_response(reparse(build_response(refused.request, 486, "Busy Here", to_tag="b")), UAS_TCP, 0.0)
+    elsewhere = layer.send_request(make_invite(via=via), Endpoint("tcp", "192.0.2.3", 5060), 0.0)
+    events = layer.transport_failed(UAS_TCP, 0.1, provisional_too=True)
+    assert events == [ClientTimedOut(ringing), ClientTimedOut(silent)]
+    assert ringing.state is S.TERMINATED and silent.state is S.TERMINATED
+    assert elsewhere.state is S.CALLING and ClientTimedOut(refused) not in events

@@ -231,19 +231,43 @@ async def test_switch_a_users_services(env: Env) -> None:
     assert (await post(env, "/admin/users/olivier.autre/services", token, **{"svc-dnd": "on"})).status == 404
 
 
+async def test_a_deletion_asks_first(env: Env) -> None:
+    token = await env.admin_login()
+    before = await env.store.export_group("demo")
+    r = await post(env, "/admin/users/pieter.peeters/delete", token)
+    page = await text_of(r)
+    assert r.status == 200 and "Supprimer Pieter Peeters ?" in page
+    assert 'name="confirm" value="yes"' in page and 'action="/admin/users/pieter.peeters/delete"' in page
+    assert 'id="cancel-delete" href="/admin/users"' in page.replace('href="/admin/users" id="cancel-delete"',
+                                                                   'id="cancel-delete" href="/admin/users"')
+    assert await env.store.get_user("pieter.peeters") is not None  # nothing deleted yet
+    for path in ("/admin/departments/ventes/delete", "/admin/devices/001565000201/delete",
+                 "/admin/schedules/delete/Heures de bureau", "/admin/directory/0/delete"):
+        r = await post(env, path, token)
+        assert r.status == 200 and "Cette opération est définitive." in await text_of(r), path
+    assert (await env.store.export_group("demo")) == before
+    assert (await post(env, "/admin/numbers", token, number="02 221 12 99")).status == 303
+    r = await post(env, "/admin/numbers/022211299/delete", token)
+    assert r.status == 200 and "Supprimer 022211299 ?" in await text_of(r)
+    assert (await env.store.export_group("demo")).group.numbers == ("+3222211299",)
+    assert (await post(env, "/admin/holidays/delete/Noël", token)).status == 404  # the demo group has none
+    assert (await post(env, "/admin/users/nobody/delete", token)).status == 404  # asks nothing about nothing
+    assert (await post(env, "/admin/devices/not-a-mac/delete", token)).status == 404
+
+
 async def test_delete_a_user(env: Env) -> None:
     token = await env.admin_login()
-    r = await post(env, "/admin/users/marie.martin/delete", token)  # owns a phone: refused, nothing written
+    r = await post(env, "/admin/users/marie.martin/delete", token, confirm="yes")  # owns a phone: refused
     assert r.status == 400
     assert "devices[1].owner: il n'y a pas d'utilisateur 'marie.martin'" in await text_of(r)
     assert await env.store.get_user("marie.martin") is not None
     pieter = env.portal.sessions.rotate(env.portal.sessions.create(), "pieter.peeters")  # Pieter is logged in
-    r = await post(env, "/admin/users/pieter.peeters/delete", token)
+    r = await post(env, "/admin/users/pieter.peeters/delete", token, confirm="yes")
     assert r.status == 303 and await env.store.get_user("pieter.peeters") is None
     assert env.portal.sessions.get(pieter.id) is None
     jean = await env.store.get_user("jean.dupont")
     assert jean is not None and jean.services.blf.monitored_users == ("marie.martin", "sophie.lambert")
-    assert (await post(env, "/admin/users/pieter.peeters/delete", token)).status == 404
+    assert (await post(env, "/admin/users/pieter.peeters/delete", token, confirm="yes")).status == 404
 
 
 async def test_numbers_and_extensions(env: Env) -> None:
@@ -268,10 +292,11 @@ async def test_numbers_and_extensions(env: Env) -> None:
     assert sophie is not None and sophie.numbers == ("+3222211204",)
     r = await post(env, "/admin/numbers/022211299/assign", token, user_id="olivier.autre")
     assert r.status == 404  # another group's user
-    assert (await post(env, "/admin/numbers/022211299/delete", token)).status == 303
+    assert (await post(env, "/admin/numbers/022211299/delete", token, confirm="yes")).status == 303
     assert (await env.store.export_group("demo")).group.numbers == ()
-    assert (await post(env, "/admin/numbers/022211299/delete", token)).status == 404
-    assert (await post(env, "/admin/numbers/+3222211201/delete", token)).status == 404  # Jean's, not spare
+    assert (await post(env, "/admin/numbers/022211299/delete", token, confirm="yes")).status == 404
+    jeans = "/admin/numbers/+3222211201/delete"
+    assert (await post(env, jeans, token, confirm="yes")).status == 404  # Jean's, not spare
 
 
 async def test_departments(env: Env) -> None:
@@ -285,10 +310,10 @@ async def test_departments(env: Env) -> None:
     assert (await post(env, "/admin/departments/support", token, name="Assistance")).status == 303
     desc = await env.store.export_group("demo")
     assert {d.id: d.name for d in desc.departments} == {"support": "Assistance", "ventes": "Ventes"}
-    r = await post(env, "/admin/departments/ventes/delete", token)
+    r = await post(env, "/admin/departments/ventes/delete", token, confirm="yes")
     assert r.status == 400 and "department_id: il n'y a pas de département 'ventes'" in await text_of(r)
-    assert (await post(env, "/admin/departments/support/delete", token)).status == 303
-    assert (await post(env, "/admin/departments/support/delete", token)).status == 404
+    assert (await post(env, "/admin/departments/support/delete", token, confirm="yes")).status == 303
+    assert (await post(env, "/admin/departments/support/delete", token, confirm="yes")).status == 404
     assert (await post(env, "/admin/departments/support", token, name="X")).status == 404
 
 
@@ -310,9 +335,9 @@ async def test_devices(env: Env) -> None:
     moved = (await env.store.load_directory()).device_by_mac("001565000204")
     assert moved is not None and moved.owner == "pieter.peeters" and moved.model == "T48U"
     assert moved.provisioning_ha1 == device.provisioning_ha1 and moved.label is None
-    assert (await post(env, "/admin/devices/001565000204/delete", token)).status == 303
+    assert (await post(env, "/admin/devices/001565000204/delete", token, confirm="yes")).status == 303
     assert (await env.store.load_directory()).device_by_mac("001565000204") is None
-    assert (await post(env, "/admin/devices/001565000204/delete", token)).status == 404
+    assert (await post(env, "/admin/devices/001565000204/delete", token, confirm="yes")).status == 404
 
 
 def week(**changes: str) -> dict[str, str]:
@@ -340,12 +365,12 @@ async def test_group_schedules(env: Env) -> None:
     await env.store.update_services("jean.dupont", replace(jean.services, simultaneous_ring=SimultaneousRing(
         numbers=(SimultaneousRingNumber(number="0470123456"),),
         criteria=(Criterion(name="Bureau", time_schedule="Heures de bureau"),))))
-    r = await post(env, "/admin/schedules/delete/Heures de bureau", token)
+    r = await post(env, "/admin/schedules/delete/Heures de bureau", token, confirm="yes")
     assert r.status == 400
     assert ("users[0].services.simultaneous_ring.criteria[0].time_schedule: il n'y a pas d'horaire "
             "'Heures de bureau'</p>") in await text_of(r)
-    assert (await post(env, "/admin/schedules/delete/Accueil 2", token)).status == 303
-    assert (await post(env, "/admin/schedules/delete/Accueil 2", token)).status == 404
+    assert (await post(env, "/admin/schedules/delete/Accueil 2", token, confirm="yes")).status == 303
+    assert (await post(env, "/admin/schedules/delete/Accueil 2", token, confirm="yes")).status == 404
 
 
 async def test_group_holiday_schedules(env: Env) -> None:
@@ -367,8 +392,8 @@ async def test_group_holiday_schedules(env: Env) -> None:
         ("2027-07-20", "2027-07-31", None), ("2027-08-15", "2027-08-15", "Assomption")]
     r = await post(env, "/admin/holidays/edit/Été", token, name="Été", **{"periods-0-start": "2027-07-01"})
     assert r.status == 303
-    assert (await post(env, "/admin/holidays/delete/Été", token)).status == 303
-    assert (await post(env, "/admin/holidays/delete/Été", token)).status == 404
+    assert (await post(env, "/admin/holidays/delete/Été", token, confirm="yes")).status == 303
+    assert (await post(env, "/admin/holidays/delete/Été", token, confirm="yes")).status == 404
     assert (await env.client.get("/admin/holidays/edit/Été")).status == 404
 
 
@@ -385,9 +410,9 @@ async def test_group_directory(env: Env) -> None:
     contacts = (await env.store.export_group("demo")).contacts
     assert ("Réception", "100") in [(c.name, c.number) for c in contacts]
     index = [c.name for c in contacts].index("Réception")
-    assert (await post(env, f"/admin/directory/{index}/delete", token)).status == 303
+    assert (await post(env, f"/admin/directory/{index}/delete", token, confirm="yes")).status == 303
     assert len((await env.store.export_group("demo")).contacts) == 2
-    assert (await post(env, "/admin/directory/7/delete", token)).status == 404
+    assert (await post(env, "/admin/directory/7/delete", token, confirm="yes")).status == 404
 
 
 async def test_another_groups_objects_are_not_found(env: Env) -> None:
@@ -395,7 +420,7 @@ async def test_another_groups_objects_are_not_found(env: Env) -> None:
     other_before = await env.store.export_group(OTHER)
     assert (await env.client.get("/admin/users/olivier.autre")).status == 404
     assert (await post(env, "/admin/users/olivier.autre", token, first_name="X", last_name="Y")).status == 404
-    assert (await post(env, "/admin/users/olivier.autre/delete", token)).status == 404
+    assert (await post(env, "/admin/users/olivier.autre/delete", token, confirm="yes")).status == 404
     assert await env.store.export_group(OTHER) == other_before
     await env.client.post("/logout", data={"csrf_token": token})
     await env.admin_login("other.admin", "otheradmin1")
