@@ -297,16 +297,23 @@ class SippPeers:
                name: str | None = None, calls: int = 1, pause_ms: int | None = None,
                extra: Sequence[str] = ()) -> SippProcess:
         """A SIPp callee: REGISTER `user` from a free port (unless `register` is False, e.g. a trunk), then
-        start `scenario_file` on that port and wait until it listens."""
-        port = local_port or free_port(LOCAL_HOST)
-        if register:
-            assert user is not None
-            self.register(user, port)
-        process = self.start(name or f"callee-{user or port}", scenario_file, local_port=port, service=user,
-                             timeout=timeout, keys=keys, calls=calls, pause_ms=pause_ms, extra=extra)
-        if not wait_udp_bound(port, alive=process.running) or not process.running():
-            raise AssertionError(f"SIPp callee on port {port} did not start\n{process.wait(1).explain()}")
-        return process
+        start `scenario_file` on that port and wait until it listens. The port is free for an instant between
+        the two runs: when another process took it meanwhile (SIPp: "Unable to bind main socket"), the whole
+        thing starts again from another free port (not when the test chose the port)."""
+        attempts = 0
+        while True:
+            attempts += 1
+            port = local_port or free_port(LOCAL_HOST)
+            if register:
+                assert user is not None
+                self.register(user, port)
+            process = self.start(name or f"callee-{user or port}", scenario_file, local_port=port, service=user,
+                                 timeout=timeout, keys=keys, calls=calls, pause_ms=pause_ms, extra=extra)
+            if wait_udp_bound(port, alive=process.running) and process.running():
+                return process
+            run = process.wait(1)
+            if local_port is not None or attempts == 3 or "Unable to bind main socket" not in run.stderr:
+                raise AssertionError(f"SIPp callee on port {port} did not start\n{run.explain()}")
 
     def caller(self, user: str, scenario_file: Path, *, keys: Mapping[str, str] | None = None,
                timeout: float = 15.0, name: str | None = None, local_port: int | None = None,
