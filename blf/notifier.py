@@ -65,7 +65,9 @@ Shown = DialogView | None  # what a key shows: the most urgent dialog, or idle
 
 @dataclass(eq=False, slots=True)
 class NotifyContext:
-    """`user_data` of a NOTIFY's client transaction: which subscription it belongs to, and where it went."""
+    """`user_data` of a NOTIFY's client transaction: which subscription it belongs to, and the subscription's
+    destination when it was sent (the phone's stream or address; a large NOTIFY to a UDP phone goes over TCP
+    to that same address)."""
 
     subscription: Subscription
     destination: Endpoint
@@ -320,9 +322,10 @@ class Notifier:
             destination = Endpoint("tcp", destination.host, destination.port)
             request.headers.set("Via", self.local_for(destination).via("tcp"))
         txn = self.stack.send_request(request, destination, now)
-        context = NotifyContext(subscription, destination)
+        context = NotifyContext(subscription, subscription.destination)  # (where it goes, not how: UDP or TCP)
         txn.user_data = context
-        self._in_flight[subscription.key] = context
+        if terminated is None:  # the last NOTIFY has nothing waiting behind it
+            self._in_flight[subscription.key] = context
 
     def _answered(self, context: NotifyContext, now: float) -> bool:
         """The NOTIFY of `context` got its final response or failed: send what waited behind it. False when

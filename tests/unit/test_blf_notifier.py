@@ -15,7 +15,8 @@ selection changes, 403 for someone else's list) and a 200-member list moved from
 
 Tests named `test_fixed_...` each showed a defect of `blf/notifier.py` (found by this module, fixed since):
 a user of another group watched by number, a list owner's own calls on the list subscription, key sync ended
-by a privacy change, the Event id not repeated, a removed list URI, a large single NOTIFY over UDP.
+by a privacy change, the Event id not repeated, a removed list URI, a large single NOTIFY over UDP, a large
+NOTIFY timed out over TCP left waiting forever.
 """
 
 from __future__ import annotations
@@ -964,3 +965,22 @@ def test_fixed_a_single_notify_over_1300_bytes_does_not_go_over_udp() -> None:
         peer='"Fournisseur Bureautique et Informatique SPRL" <sip:+3225550101@callconnect.local;user=phone>')))
     assert notify.size > 1300
     assert notify.destination.transport != "udp"
+
+
+def test_fixed_a_large_notify_that_times_out_over_tcp_ends_the_subscription() -> None:
+    """The NOTIFY moved to TCP for its size (the phone subscribed over UDP) gets no answer: the subscription
+    ends like any other whose NOTIFY timed out, and nothing waits behind it forever."""
+    rig = Rig()
+    record_route = ("Record-Route: <sip:sbc-edge-01.pbx-provider.example.net:5060;lr;transport=udp>, "
+                    "<sip:proxy-core-02.pbx-provider.example.net:5060;lr;transport=udp>")
+    subscribed(rig, "202", extra=[record_route])
+    large = only_notify(rig.publish(leg(
+        "early", call_id="3c26b2f8a1d94e7f8e1b2a6c5d4e3f21@carrier-sbc.example.net",
+        peer='"Fournisseur Bureautique et Informatique SPRL" <sip:+3225550101@callconnect.local;user=phone>')))
+    assert large.destination.transport == "tcp"
+    assert rig.publish(leg("confirmed"), answered=False) == []  # waits behind it
+    [event] = rig.stack.transport_failed(large.destination, rig.clock.now)  # the phone takes no TCP
+    assert isinstance(event, ClientTransactionTimedOut)
+    rig.notifier.on_timeout(event, rig.clock.now)
+    assert rig.sent() == []
+    rig.assert_nothing_left()
