@@ -29,7 +29,7 @@ from webui.admin_service import AdminService, ChangeRefused, NotFound
 from webui.i18n import gettext
 from webui.security import Session
 from webui.services import national
-from webui.views import DAY_NAMES, SECTION_TITLES, token_rows
+from webui.views import DAY_NAMES, SECTION_TITLES, paging_of, token_rows
 from webui.web import CSRF_FIELD, PORTAL_KEY, current_session, logout, render, require_csrf
 
 __all__ = ["add_admin_routes"]
@@ -132,14 +132,15 @@ async def _refusal(a: Admin, change: Awaitable[object]) -> ChangeRefused | None:
 
 
 # -- users ---------------------------------------------------------------------------------------------------
-async def users_page(request: web.Request) -> web.Response:
+async def users_page(request: web.Request, **context: Any) -> web.Response:
+    """The group's users, searched by name, id or extension, a page at a time."""
     a = await _admin(request)
     needle = request.query.get("q", "").strip().casefold()
     users = [u for u in a.group.users
              if not needle or needle in f"{u.display_name} {u.user_id} {u.extension or ''}".casefold()]
     departments = {d.id: d.name for d in a.group.departments}
-    return _page(request, a, "admin_users.html", "users", users=users, departments=departments,
-                 q=request.query.get("q", ""))
+    return _page(request, a, "admin_users.html", "users", paging=paging_of(request, users),
+                 departments=departments, **context)
 
 
 def _user_form(request: web.Request, a: Admin, original: str | None, draft: dict[str, str],
@@ -196,9 +197,7 @@ async def user_delete(request: web.Request) -> web.StreamResponse:
     if (asked := _confirm(request, a, form, user.display_name if user else None, "/admin/users")) is not None:
         return asked
     if (refused := await _refusal(a, a.service.delete_user(a.group_id, user_id))) is not None:
-        departments = {d.id: d.name for d in a.group.departments}
-        return _page(request, a, "admin_users.html", "users", users=list(a.group.users), departments=departments,
-                     q="", errors=refused.fields())
+        return await users_page(request, errors=refused.fields())
     request.app[PORTAL_KEY].sessions.destroy_user(user_id)  # a deleted user is logged out at once
     raise _saved(a, "/admin/users")
 

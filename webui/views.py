@@ -102,7 +102,9 @@ async def _page(request: web.Request, template: str, tab: str, **context: Any) -
                   status=400 if context.get("errors") else 200)
 
 
-def _paging(request: web.Request, items: Sequence[Any]) -> dict[str, Any]:
+def paging_of(request: web.Request, items: Sequence[Any]) -> dict[str, Any]:
+    """One page of `items` as `?page=&size=` ask (sizes of `PAGE_SIZES`, 10 by default), with what the
+    `pager` and `pages` macros show; `q` is the search the page filtered by."""
     try:
         size = int(request.query.get("size", "10"))
     except ValueError:
@@ -416,7 +418,7 @@ async def directory_page(request: web.Request, **context: Any) -> web.Response:
     assert session.user_id is not None
     entries = await request.app[PORTAL_KEY].service.directory(session.user_id, request.query.get("q", ""))
     context.setdefault("contact", {"name": "", "number": ""})
-    return await _page(request, "directory.html", "directory", paging=_paging(request, entries), **context)
+    return await _page(request, "directory.html", "directory", paging=paging_of(request, entries), **context)
 
 
 async def contact_add(request: web.Request) -> web.StreamResponse:
@@ -512,7 +514,7 @@ async def calllog_page(request: web.Request) -> web.Response:
     needle = request.query.get("q", "").strip().casefold()
     if needle:
         rows = [r for r in rows if needle in r["number"].casefold() or needle in r["name"].casefold()]
-    return await _page(request, "calllog.html", "calllog", paging=_paging(request, rows))
+    return await _page(request, "calllog.html", "calllog", paging=paging_of(request, rows))
 
 
 # -- Horaires --------------------------------------------------------------------------------------------------

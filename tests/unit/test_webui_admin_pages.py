@@ -11,7 +11,8 @@ from dataclasses import replace
 
 import pytest
 
-from features.model import Criterion, SimultaneousRing, SimultaneousRingNumber
+from features.model import Criterion, ServiceSettings, SimultaneousRing, SimultaneousRingNumber
+from provisioning.demo import demo_group_description
 from provisioning.model import verify_portal_password
 from tests.unit.admin_fixtures import OTHER, admin_env
 from tests.unit.webui_fixtures import Env
@@ -146,6 +147,24 @@ async def test_every_page_shows(env: Env) -> None:
     r = await env.client.get("/admin/users?q=sophie")
     text = await text_of(r)
     assert "Sophie Lambert" in text and "Jean Dupont" not in text
+
+
+async def test_the_users_list_comes_a_page_at_a_time(env: Env) -> None:
+    """A group of 30 users: 10 per page by default, the size and page asked in the query, searching first."""
+    group = demo_group_description("callconnect.local")
+    extra = tuple(replace(group.users[0], user_id=f"user{i:02d}", first_name="Test", last_name=f"{i:02d}",
+                          sip_username=f"3{i:02d}", extension=f"3{i:02d}", numbers=(), services=ServiceSettings())
+                  for i in range(26))
+    await env.store.apply_group(replace(group, users=group.users + extra))
+    await env.admin_login()
+    text = await text_of(await env.client.get("/admin/users"))
+    assert text.count('id="edit-') == 10 and "élément 1 à 10 sur 30" in text
+    text = await text_of(await env.client.get("/admin/users?page=3&size=10"))
+    assert text.count('id="edit-') == 10 and "élément 21 à 30 sur 30" in text
+    text = await text_of(await env.client.get("/admin/users?size=50"))
+    assert text.count('id="edit-') == 30
+    text = await text_of(await env.client.get("/admin/users?q=test&size=25&page=2"))
+    assert text.count('id="edit-') == 1 and 'id="edit-user25"' in text
 
 
 async def test_create_a_user_with_the_provisioning_messages(env: Env) -> None:
