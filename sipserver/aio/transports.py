@@ -200,8 +200,13 @@ class StreamListener:
             del self._by_address[(conn.peer.host, conn.peer.port)]
 
     def _lost(self, conn: _StreamConnection) -> None:
-        if conn.peer is not None and not self._closing and self.on_lost is not None:
-            self.on_lost(Endpoint(self.transport_name, conn.peer.host, conn.peer.port))
+        """Tell `on_lost` of a connection gone other than by our close(), unless another one to the same
+        address still carries what is sent there."""
+        if conn.peer is None or self._closing or self.on_lost is None:
+            return
+        if (conn.peer.host, conn.peer.port) in self._by_address:
+            return
+        self.on_lost(Endpoint(self.transport_name, conn.peer.host, conn.peer.port))
 
     async def listen(self, address: ListenAddress) -> ListenAddress:
         loop = asyncio.get_running_loop()
