@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -224,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         from sipserver.app import run_server
+
+        faulthandler.enable()  # a crash in C (uvloop, compiled modules) leaves the Python stacks on stderr
 
         config = ServerConfig(
             sip_listen=tuple(args.sip_listen or [ListenAddress("127.0.0.1", 5060)]),

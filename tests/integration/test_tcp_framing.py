@@ -88,6 +88,7 @@ def test_abrupt_closes_leak_no_connection(server_factory: ServerFactory) -> None
         sock.close()
 
     def connections() -> int:
+        assert server.alive(), server.describe()
         with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/status", timeout=5) as answer:
             return int(json.loads(answer.read())["tcp_connections"])
 

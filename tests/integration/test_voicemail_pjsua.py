@@ -230,7 +230,7 @@ def test_a_message_left_on_dnd_is_heard_at_1969_then_deleted(make_bed: BedFactor
     answered(marie, listen)
     time.sleep(1.5)
     marie.send(f"dtmf 1 {listen}")
-    time.sleep(7.0)  # "message from 2 0 1", then the 3 s message
+    time.sleep(11.0)  # "message from 2 0 1, received today at H hours M" (~5.5 s), then the 3 s message
     marie.send(f"dtmf-info 7 {listen}")
     wait_until(lambda: not bed.messages(), 10.0, "the message deleted")
     time.sleep(1.0)
