@@ -70,8 +70,8 @@ async def _change_password(request: web.Request, session: Session, current: str,
 async def password_post(request: web.Request) -> web.StreamResponse:
     session, base, form = await _form(request)
     portal = request.app[PORTAL_KEY]
-    who = session.user_id or f"admin:{session.admin}"
-    keys = (f"user:{who.casefold()}", f"peer:{request.remote}")
+    who = f"user:{session.user_id}" if session.user_id is not None else f"admin:{session.admin}"
+    keys = (who.casefold(), f"peer:{request.remote}")  # an administrator's: the same as their logins
     current, password, again = (form.get(k, "")[:1000] for k in ("current_password", "password", "password2"))
     lang = session.language
     errors: dict[str, str] = {}

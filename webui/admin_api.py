@@ -23,10 +23,11 @@ from typing import Any, Final
 import structlog
 from aiohttp import web
 
-from features.model import HolidaySchedule, Schedule
+from features.model import HolidaySchedule, Schedule, SettingError
 from provisioning.model import Device, GroupDescription, User
 from webui.admin_service import AdminService, ChangeRefused, NotFound
 from webui.security import Session
+from webui.services import MIN_PASSWORD
 from webui.web import CSRF_HEADER, PORTAL_KEY, current_session, ensure_session, login_admin, require_csrf
 
 __all__ = ["add_admin_api_routes"]
@@ -143,6 +144,41 @@ async def session_post(request: web.Request) -> web.Response:
     fresh = login_admin(request, session, admin.username, admin.group_id, admin.language)
     return web.json_response({"admin": admin.username, "group_id": admin.group_id, "csrf_token": fresh.csrf_token,
                               "language": fresh.language})
+
+
+async def password_put(request: web.Request) -> web.Response:
+    """The administrator's own password, from a logged-in session only (not with an API token):
+    `current_password` (throttled like a login) and `password`; their other sessions end, this one goes on
+    under a new id and CSRF token."""
+    scope = await _authorized(request, write=True)
+    session = scope.session
+    if session.token_id is not None:
+        raise _json_error(web.HTTPForbidden, "the password is changed from a logged-in session")
+    body = await _entry(request)
+    current, password = body.get("current_password"), body.get("password")
+    if not isinstance(current, str) or not isinstance(password, str):
+        return web.json_response({"error": "current_password and password must be strings"}, status=400)
+    assert session.admin is not None
+    portal = request.app[PORTAL_KEY]
+    keys = (f"admin:{session.admin.casefold()}", f"peer:{request.remote}")
+    if portal.throttle.blocked(*keys):
+        return web.json_response({"error": "too many attempts, try again later"}, status=429)
+    problem: tuple[str, str] | None = None
+    if len(password) < MIN_PASSWORD:
+        problem = ("password", f"must be at least {MIN_PASSWORD} characters")
+    else:
+        try:
+            await scope.service.change_password(scope.group_id, session.admin, current[:1000], password[:1000])
+        except SettingError as exc:
+            problem = exc.problems[0]
+            if problem[0] == "current_password":
+                portal.throttle.failed(*keys)
+    if problem is not None:
+        return web.json_response({"errors": [{"field": problem[0], "message": problem[1]}]}, status=422)
+    portal.throttle.succeeded(keys[0])
+    portal.sessions.destroy_admin(session.admin)
+    fresh = login_admin(request, session, session.admin, scope.group_id, session.language)
+    return web.json_response({"changed": True, "csrf_token": fresh.csrf_token})
 
 
 async def group_get(request: web.Request) -> web.Response:
@@ -368,6 +404,7 @@ async def contact_delete(request: web.Request) -> web.Response:
 
 ROUTES: Final[tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]], ...]] = (
     ("POST", "/session", session_post),
+    ("PUT", "/password", password_put),
     ("GET", "/group", group_get),
     ("GET", "/users", users_get),
     ("POST", "/users", users_post),

@@ -195,6 +195,13 @@ def _admin_paths(problems: dict[str, Any]) -> dict[str, Any]:
                            "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
             "responses": {**ok, "400": _resp("bad body"), "401": _resp("wrong credentials"),
                           "403": _resp("group administration not offered"), "429": _resp("too many attempts")}}},
+        a + "/password": {"put": _admin_op(
+            "change the administrator's own password (from a session, not with an API token); their other "
+            "sessions end and this one gets a new CSRF token", {
+                **ok, "400": _resp("bad body"), "422": problems, "429": _resp("too many attempts")},
+            body={"type": "object", "required": ["current_password", "password"],
+                  "properties": {"current_password": {"type": "string"}, "password": {"type": "string"}}},
+            write=True)},
         a + "/group": {"get": _admin_op("the administrator's group", ok)},
         a + "/users": crud("users ([[users]] entries)"),
         a + "/users/{user_id}": one("a user (keys absent are kept, null removes)", param("user_id"), get=True),

@@ -105,3 +105,23 @@ async def test_a_group_administrator_changes_their_password_and_makes_a_token(en
     env.client.session.cookie_jar.clear()
     r = await env.client.get("/api/v1/admin/group", headers={"Authorization": f"Bearer {token}"})
     assert r.status == 200
+
+
+async def test_the_admin_api_changes_the_administrators_password_from_a_session_only(env: Env) -> None:
+    csrf = await env.api_admin_login()
+    body = {"current_password": "demoadmin1", "password": NEW}
+    assert (await env.client.put("/api/v1/admin/password", json=body)).status == 403  # CSRF
+    r = await env.client.put("/api/v1/admin/password", json={**body, "current_password": "nope"},
+                             headers={"X-CSRF-Token": csrf})
+    assert r.status == 422 and (await r.json())["errors"][0]["field"] == "current_password"
+    r = await env.client.put("/api/v1/admin/password", json={**body, "password": "short"},
+                             headers={"X-CSRF-Token": csrf})
+    assert r.status == 422 and (await r.json())["errors"][0]["field"] == "password"
+    r = await env.client.post("/api/v1/tokens", json={"name": "t"}, headers={"X-CSRF-Token": csrf})
+    token = (await r.json())["token"]
+    r = await env.client.put("/api/v1/admin/password", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 403
+    r = await env.client.put("/api/v1/admin/password", json=body, headers={"X-CSRF-Token": csrf})
+    assert r.status == 200 and (await r.json())["csrf_token"] != csrf
+    assert await env.portal.admin.authenticate("demo.admin", NEW) is not None  # type: ignore[union-attr]
+    assert (await env.client.get("/api/v1/admin/group")).status == 200  # this session goes on
