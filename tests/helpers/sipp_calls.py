@@ -24,6 +24,7 @@ import json
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -65,14 +66,24 @@ def scenario(directory: str, name: str) -> Path:
 
 # -- ports -------------------------------------------------------------------------------------------------------
 def wait_udp_bound(port: int, timeout: float = 5.0, host: str = LOCAL_HOST,
-                   alive: Callable[[], bool] = lambda: True) -> bool:
-    """Wait until something has bound UDP `host:port` (the SIPp callee is listening), while `alive()`."""
+                   alive: Callable[[], bool] = lambda: True, *, tcp: bool = False) -> bool:
+    """Wait until something has bound UDP (`tcp`: TCP) `host:port` (the SIPp callee is listening), while
+    `alive()`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive():
-        if not udp_port_free(port, host):
+        if not (tcp_port_free(port, host) if tcp else udp_port_free(port, host)):
             return True
         time.sleep(0.02)
     return False
+
+
+def tcp_port_free(port: int, host: str = LOCAL_HOST) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 # -- one SIPp run ------------------------------------------------------------------------------------------------
@@ -284,10 +295,12 @@ class SippPeers:
         return self.start(name, scenario_file, **kwargs).wait()  # type: ignore[arg-type]
 
     # -- the usual shapes --------------------------------------------------------------------------------
-    def register(self, user: str, local_port: int, *, expires_check: bool = True) -> SippRun:
-        """REGISTER `user` (a demo user) with its demo password from `local_port`; asserts success."""
+    def register(self, user: str, local_port: int, *, expires_check: bool = True,
+                 extra: Sequence[str] = ()) -> SippRun:
+        """REGISTER `user` (a demo user) with its demo password from `local_port` (`extra`: e.g. `-t t1` for
+        TCP); asserts success."""
         run = self.run(f"register-{user}", scenario("call_basic", "register.xml"), local_port=local_port,
-                       service=user, username=user, password=DEMO_USERS[user], timeout=10)
+                       service=user, username=user, password=DEMO_USERS[user], timeout=10, extra=extra)
         if not run.ok:
             raise AssertionError(f"registration of {user} from port {local_port} failed\n{run.explain()}")
         return run
@@ -295,21 +308,24 @@ class SippPeers:
     def callee(self, user: str | None, scenario_file: Path, *, local_port: int | None = None,
                register: bool = True, timeout: float = 15.0, keys: Mapping[str, str] | None = None,
                name: str | None = None, calls: int = 1, pause_ms: int | None = None,
-               extra: Sequence[str] = ()) -> SippProcess:
+               extra: Sequence[str] = (), tcp: bool = False) -> SippProcess:
         """A SIPp callee: REGISTER `user` from a free port (unless `register` is False, e.g. a trunk), then
-        start `scenario_file` on that port and wait until it listens. The port is free for an instant between
-        the two runs: when another process took it meanwhile (SIPp: "Unable to bind main socket"), the whole
-        thing starts again from another free port (not when the test chose the port)."""
+        start `scenario_file` on that port and wait until it listens (`tcp`: both over TCP, `-t t1`). The
+        port is free for an instant between the two runs: when another process took it meanwhile (SIPp:
+        "Unable to bind main socket"), the whole thing starts again from another free port (not when the
+        test chose the port)."""
         attempts = 0
         while True:
             attempts += 1
             port = local_port or free_port(LOCAL_HOST)
+            transport = ("-t", "t1") if tcp else ()
             if register:
                 assert user is not None
-                self.register(user, port)
+                self.register(user, port, extra=transport)
             process = self.start(name or f"callee-{user or port}", scenario_file, local_port=port, service=user,
-                                 timeout=timeout, keys=keys, calls=calls, pause_ms=pause_ms, extra=extra)
-            if wait_udp_bound(port, alive=process.running) and process.running():
+                                 timeout=timeout, keys=keys, calls=calls, pause_ms=pause_ms,
+                                 extra=(*extra, *transport))
+            if wait_udp_bound(port, alive=process.running, tcp=tcp) and process.running():
                 return process
             run = process.wait(1)
             if local_port is not None or attempts == 3 or "Unable to bind main socket" not in run.stderr:

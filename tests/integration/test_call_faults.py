@@ -5,7 +5,8 @@ the re-INVITE; a user with two registered contacts is forked to both: the first 
 gets CANCEL with `Reason: SIP;cause=200;text="Call completed elsewhere"` (RFC 3326), or, when it answered too,
 ACK then BYE; a caller that never ACKs its 200 is hung up on both sides after 64*T1 (32 s: the slowest test
 here, run last). Scenarios: `sipp_scenarios/call_retrans`, `call_bye_crossing`, `call_fork`,
-`call_fork_late_2xx`, `call_no_ack`.
+`call_fork_late_2xx`, `call_no_ack`. A callee registered over TCP that dies while ringing fails the call at
+once (its connection is gone: the INVITE can get no answer).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.server import DEMO_USERS
 from tests.helpers.sipp_calls import (
     CallBed,
     CallLogEntry,
@@ -121,6 +123,22 @@ def test_forked_call_late_2xx_gets_ack_then_bye(bed: CallBed) -> None:
     assert len(caller.received("SIP/2.0 200")) == 2, caller.explain()  # the INVITE's 200 and the BYE's
     rows = rows_of_call(bed, caller, 2)
     assert directions(rows) == {JEAN: "placed", MARIE: "received"}
+
+
+def test_a_callee_whose_tcp_connection_dies_while_ringing_fails_the_call_at_once(bed: CallBed) -> None:
+    """Marie's phone, registered over TCP, rings; then it dies and its connection with it: the INVITE to it can
+    get no answer any more, so the caller hears the failure at once (480), not after the 180 s ring limit
+    (its SIPp would give up at 20 s)."""
+    marie = bed.peers.callee("202", scenario("feature_calls", "uas_ring.xml"), tcp=True, timeout=30)
+    jean = bed.peers.start("caller-201", scenario("call_rejected", "uac.xml"), service="201", username="201",
+                           password=DEMO_USERS["201"], keys={"dial": "202", "maxfwd": "70"}, timeout=20)
+    marie.wait_log(lambda text: "ringing_at=" in text, timeout=10, what="Marie's phone ringing")
+    marie.proc.kill()  # the phone is gone; the kernel closes its TCP connection
+    run = jean.wait()
+    ok(run)
+    assert run.logged("final") == ["480"], run.explain()
+    status = server_status(bed.server)
+    assert status["calls_in_progress"] == 0, status
 
 
 def test_caller_that_never_acks_is_hung_up_on_both_sides(bed: CallBed) -> None:
