@@ -476,7 +476,7 @@ async def contact_delete(request: web.Request) -> web.StreamResponse:
     index = _contact_index(request, a)
     if (asked := _confirm(request, a, form, a.group.contacts[index].name, "/admin/directory")) is not None:
         return asked
-    if (refused := await _refusal(a, a.service.delete_contact(a.group_id, _contact_index(request, a)))) is not None:
+    if (refused := await _refusal(a, a.service.delete_contact(a.group_id, index))) is not None:
         return _directory(request, a, errors=refused.fields())
     raise _saved(a, "/admin/directory")
 

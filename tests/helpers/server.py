@@ -72,7 +72,15 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 
 
 def udp_port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(_family(host), socket.SOCK_DGRAM) as sock:
+    return _port_free(port, host, socket.SOCK_DGRAM)
+
+
+def tcp_port_free(port: int, host: str = "127.0.0.1") -> bool:
+    return _port_free(port, host, socket.SOCK_STREAM)
+
+
+def _port_free(port: int, host: str, kind: int) -> bool:
+    with socket.socket(_family(host), kind) as sock:
         try:
             sock.bind((host, port))
         except OSError:

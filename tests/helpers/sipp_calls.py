@@ -24,7 +24,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from tests.helpers.server import (
     ServerProcess,
     free_port,
     media_and_control_ports,
+    tcp_port_free,
     udp_port_free,
 )
 from tests.integration.sipp import sipp_binary
@@ -75,15 +75,6 @@ def wait_udp_bound(port: int, timeout: float = 5.0, host: str = LOCAL_HOST,
             return True
         time.sleep(0.02)
     return False
-
-
-def tcp_port_free(port: int, host: str = LOCAL_HOST) -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 # -- one SIPp run ------------------------------------------------------------------------------------------------
