@@ -100,12 +100,6 @@ class ApiTokenStore:
         await db.commit()
         return cursor.rowcount > 0
 
-    async def revoke_all(self, owner: str) -> int:
-        db = await self._conn()
-        cursor = await db.execute("DELETE FROM api_tokens WHERE owner = ?", (owner,))
-        await db.commit()
-        return cursor.rowcount
-
     async def exists(self, token_id: str) -> bool:
         db = await self._conn()
         async with db.execute("SELECT 1 FROM api_tokens WHERE id = ?", (token_id,)) as cursor:

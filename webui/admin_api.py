@@ -27,8 +27,16 @@ from features.model import HolidaySchedule, Schedule, SettingError
 from provisioning.model import Device, GroupDescription, User
 from webui.admin_service import AdminService, ChangeRefused, NotFound
 from webui.security import Session
-from webui.services import MIN_PASSWORD
-from webui.web import CSRF_HEADER, PORTAL_KEY, current_session, ensure_session, login_admin, require_csrf
+from webui.web import (
+    CSRF_HEADER,
+    PORTAL_KEY,
+    TooManyAttempts,
+    change_own_password,
+    current_session,
+    ensure_session,
+    login_admin,
+    require_csrf,
+)
 
 __all__ = ["add_admin_api_routes"]
 
@@ -158,26 +166,12 @@ async def password_put(request: web.Request) -> web.Response:
     current, password = body.get("current_password"), body.get("password")
     if not isinstance(current, str) or not isinstance(password, str):
         return web.json_response({"error": "current_password and password must be strings"}, status=400)
-    assert session.admin is not None
-    portal = request.app[PORTAL_KEY]
-    keys = (f"admin:{session.admin.casefold()}", f"peer:{request.remote}")
-    if portal.throttle.blocked(*keys):
+    try:
+        fresh = await change_own_password(request, session, current[:1000], password[:1000])
+    except TooManyAttempts:
         return web.json_response({"error": "too many attempts, try again later"}, status=429)
-    problem: tuple[str, str] | None = None
-    if len(password) < MIN_PASSWORD:
-        problem = ("password", f"must be at least {MIN_PASSWORD} characters")
-    else:
-        try:
-            await scope.service.change_password(scope.group_id, session.admin, current[:1000], password[:1000])
-        except SettingError as exc:
-            problem = exc.problems[0]
-            if problem[0] == "current_password":
-                portal.throttle.failed(*keys)
-    if problem is not None:
-        return web.json_response({"errors": [{"field": problem[0], "message": problem[1]}]}, status=422)
-    portal.throttle.succeeded(keys[0])
-    portal.sessions.destroy_admin(session.admin)
-    fresh = login_admin(request, session, session.admin, scope.group_id, session.language)
+    except SettingError as exc:
+        return web.json_response({"errors": [{"field": f, "message": m} for f, m in exc.problems[:1]]}, status=422)
     return web.json_response({"changed": True, "csrf_token": fresh.csrf_token})
 
 

@@ -41,7 +41,10 @@ from provisioning.model import (
 from provisioning.numbers import NumberError, to_e164
 from provisioning.store import KEPT_NOTE, ChangedMeanwhile, SubscriberStore
 from webui.forms import merged
-from webui.services import NotFound  # the portal's one "not yours, or not there": another group's object too
+from webui.services import (  # the portal's one "not yours, or not there": another group's object too
+    NotFound,
+    check_password_change,
+)
 
 __all__ = ["AdminService", "ChangeRefused", "NotFound"]
 
@@ -134,13 +137,10 @@ class AdminService:
 
     async def change_password(self, group_id: str, username: str, current: str, new: str) -> None:
         """The administrator changes their own password: `current` must be right (SettingError
-        "current_password"), `new` differ from it ("password"); the rules of `provision apply` for the rest."""
+        "current_password"), `new` long enough and not the current one ("password"); the rules of `provision
+        apply` for the rest."""
         admin, _ = await self.administrator(group_id, username)
-        stored = admin.password_hash or _DUMMY_HASH
-        if not await asyncio.to_thread(verify_portal_password, stored, current) or not admin.password_hash:
-            raise SettingError("current_password", "wrong password")
-        if new == current:
-            raise SettingError("password", "must differ from the current one")
+        await check_password_change(admin.password_hash, current, new)
 
         def edit(doc: dict[str, Any], current_desc: GroupDescription) -> str:
             entries = doc.get("administrators", [])

@@ -22,7 +22,17 @@ from webui.lamp_stream import stream_lamps
 from webui.openapi import openapi_document
 from webui.security import Session
 from webui.services import SECTIONS, DialFailed, NotFound, PortalService, national
-from webui.web import CSRF_HEADER, PORTAL_KEY, current_session, ensure_session, login, logout, require_csrf
+from webui.web import (
+    CSRF_HEADER,
+    PORTAL_KEY,
+    TooManyAttempts,
+    change_own_password,
+    current_session,
+    ensure_session,
+    login,
+    logout,
+    require_csrf,
+)
 
 __all__ = ["add_api_routes"]
 
@@ -277,26 +287,19 @@ async def password_put(request: web.Request) -> web.Response:
     """The user's own password, from a logged-in session only (an API token cannot take the account over):
     `current_password` (throttled like a login) and `password`; the user's other sessions end, this one goes
     on under a new id and CSRF token."""
-    session, service = _authorized(request, write=True)
+    session, _ = _authorized(request, write=True)
     if session.token_id is not None:
         return _error(403, "the password is changed from a logged-in session")
     body = _object(await _body(request))
     current, password = body.get("current_password"), body.get("password")
     if not isinstance(current, str) or not isinstance(password, str):
         return _error(400, "current_password and password must be strings")
-    portal = request.app[PORTAL_KEY]
-    keys = (f"user:{_uid(session).casefold()}", f"peer:{request.remote}")
-    if portal.throttle.blocked(*keys):
-        return _error(429, "too many attempts, try again later")
     try:
-        await service.change_password(_uid(session), current, password)
+        fresh = await change_own_password(request, session, current, password)
+    except TooManyAttempts:
+        return _error(429, "too many attempts, try again later")
     except SettingError as exc:
-        if exc.problems[0][0] == "current_password":
-            portal.throttle.failed(*keys)
         return _problems(exc)
-    portal.throttle.succeeded(keys[0])
-    portal.sessions.destroy_user(_uid(session))
-    fresh = login(request, session, _uid(session), session.language)
     return web.json_response({"changed": True, "csrf_token": fresh.csrf_token})
 
 

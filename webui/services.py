@@ -49,8 +49,8 @@ from provisioning.model import (
 from provisioning.numbers import NumberError, to_national
 from provisioning.store import SubscriberStore
 
-__all__ = ["SECTIONS", "CallLogEntry", "CallLogReader", "ClickToDial", "DialFailed", "DirectoryEntry",
-           "NotFound", "PortalService", "national"]
+__all__ = ["MIN_PASSWORD", "SECTIONS", "CallLogEntry", "CallLogReader", "ClickToDial", "DialFailed", "DirectoryEntry",
+           "NotFound", "PortalService", "check_password_change", "national"]
 
 ClickToDial = Callable[[str, str], Awaitable[None]]
 """`click_to_dial(user_id, number)`: ring the user's phone, then `number` (the SIP side's `ClickToDial`)."""
@@ -67,6 +67,19 @@ SECTIONS: Final[dict[str, type[Any]]] = {
 MIN_PASSWORD: Final = 10
 # Checked when the user name is unknown, so that an unknown name costs the same time as a wrong password.
 _DUMMY_HASH: Final = hash_portal_password("not a real password, only for timing")
+
+
+async def check_password_change(stored_hash: str | None, current: str, new: str) -> None:
+    """The rules of changing one's own password, for end users and administrators alike: the new one long
+    enough ("password"), the current one right ("current_password", the same Argon2id work when there is no
+    hash), the new one not the current one ("password"). Raises SettingError with that field."""
+    if len(new) < MIN_PASSWORD:
+        raise SettingError("password", f"must be at least {MIN_PASSWORD} characters")
+    ok = await asyncio.to_thread(verify_portal_password, stored_hash or _DUMMY_HASH, current[:1000])
+    if not ok or not stored_hash:
+        raise SettingError("current_password", "wrong password")
+    if new == current:
+        raise SettingError("password", "must differ from the current one")
 
 
 class NotFound(LookupError):
@@ -168,12 +181,7 @@ class PortalService:
         """The user changes their own password: `current` must be right, `new` long enough (SettingError
         with the field, "current_password" or "password")."""
         user = await self.user(user_id)
-        stored = user.portal_password_hash or _DUMMY_HASH
-        if not await asyncio.to_thread(verify_portal_password, stored, current[:1000]) \
-                or not user.portal_password_hash:
-            raise SettingError("current_password", "wrong password")
-        if new == current:
-            raise SettingError("password", "must differ from the current one")
+        await check_password_change(user.portal_password_hash, current, new)
         await self.set_password(user_id, new[:1000])
 
     # -- reads ---------------------------------------------------------------------------------------------

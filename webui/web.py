@@ -1,8 +1,8 @@
 """The portal's HTTP plumbing shared by the HTML views and the REST API: its state (`Portal`, under
 `PORTAL_KEY`), the middleware that loads the session from its cookie (or, on `/api/v1`, from an API token:
 `Authorization: Bearer`, RFC 6750 §2.1) and adds the security headers to every answer, CSRF checks, the
-session cookie, login/logout with session rotation, and the page renderer (Jinja2 templates with the
-request's language).
+session cookie, login/logout with session rotation, changing one's own password (`change_own_password`),
+and the page renderer (Jinja2 templates with the request's language).
 
 It knows aiohttp, the security state and the service layer; it knows no SIP and no storage.
 """
@@ -25,14 +25,32 @@ import jinja2
 import structlog
 from aiohttp import web
 
+from features.model import SettingError
 from webui.admin_service import AdminService
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, Language, gettext, pick_language, translate_problem
 from webui.security import LoginThrottle, ResetTokens, Session, SessionStore, TokenStore, csrf_matches, parse_owner
 from webui.services import NotFound, PortalService
 
-__all__ = ["PORTAL_KEY", "LampFeed", "LogMailer", "Mailer", "Portal", "SmtpMailer", "add_security_headers",
-           "current_session", "ensure_session", "login", "login_admin", "logout", "render", "require_csrf",
-           "security_headers_middleware", "session_middleware"]
+__all__ = [
+    "PORTAL_KEY",
+    "LampFeed",
+    "LogMailer",
+    "Mailer",
+    "Portal",
+    "SmtpMailer",
+    "TooManyAttempts",
+    "add_security_headers",
+    "change_own_password",
+    "current_session",
+    "ensure_session",
+    "login",
+    "login_admin",
+    "logout",
+    "render",
+    "require_csrf",
+    "security_headers_middleware",
+    "session_middleware",
+]
 
 log = structlog.get_logger("callconnect.portal")
 security_log = structlog.get_logger("callconnect.security")
@@ -158,12 +176,12 @@ async def token_session(request: web.Request, portal: Portal, authorization: str
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _token_refused("use Authorization: Bearer <token>")
-    found = await portal.tokens.authenticate(token.strip(), time.time()) if portal.tokens is not None else None
+    now = time.time()
+    found = await portal.tokens.authenticate(token.strip(), now) if portal.tokens is not None else None
     if found is None:
         security_log.warning("api_token_refused", peer=request.remote, path=request.path)
         raise _token_refused("unknown or revoked token")
     user_id, admin = parse_owner(found.owner)
-    now = time.time()
     session = Session(id=f"token:{found.id}", csrf_token=secrets.token_urlsafe(16), created=now, last_seen=now,
                       token_id=found.id)
     try:
@@ -299,6 +317,41 @@ def login_admin(request: web.Request, session: Session, username: str, group_id:
     request[SET_COOKIE] = True
     log.info("portal_admin_login", admin=username, group=group_id, peer=request.remote)
     return fresh
+
+
+class TooManyAttempts(Exception):
+    """The account (or the address) failed too often lately: nothing was checked."""
+
+
+async def change_own_password(request: web.Request, session: Session, current: str, new: str) -> Session:
+    """The logged-in end user or administrator of `session` changes their own password (the portal pages and
+    both APIs): throttled like their logins (per account, per address; raises TooManyAttempts), checked by
+    their service (raises SettingError: "current_password" counts as a failed attempt, "password"). Once
+    changed, every other session of the account ends and this one goes on under a new id: returns it."""
+    portal = request.app[PORTAL_KEY]
+    account = f"user:{session.user_id}" if session.user_id is not None else f"admin:{session.admin}"
+    keys = (account.casefold(), f"peer:{request.remote}")  # an administrator's: the same as their logins
+    if portal.throttle.blocked(*keys):
+        raise TooManyAttempts(account)
+    try:
+        if session.user_id is not None:
+            await portal.service.change_password(session.user_id, current, new)
+        elif portal.admin is not None and session.admin is not None and session.admin_group is not None:
+            await portal.admin.change_password(session.admin_group, session.admin, current, new)
+        else:
+            raise NotFound(account)
+    except SettingError as exc:
+        if exc.problems[0][0] == "current_password":
+            portal.throttle.failed(*keys)
+        raise
+    portal.throttle.succeeded(keys[0])
+    log.info("portal_password_changed", account=account, peer=request.remote)
+    if session.user_id is not None:
+        portal.sessions.destroy_user(session.user_id)
+        return login(request, session, session.user_id, session.language)
+    assert session.admin is not None and session.admin_group is not None
+    portal.sessions.destroy_admin(session.admin)
+    return login_admin(request, session, session.admin, session.admin_group, session.language)
 
 
 def logout(request: web.Request) -> None:

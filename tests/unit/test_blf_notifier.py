@@ -26,6 +26,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Final
 
 from blf.notifier import MAX_WAITING, Notifier, NotifyContext
 from features.model import MAX_BLF_MONITORED, Blf
@@ -955,14 +956,20 @@ def test_fixed_a_list_whose_uri_was_removed_is_ended() -> None:
     rig.assert_nothing_left()
 
 
+LONG_RECORD_ROUTE: Final = ("Record-Route: <sip:sbc-edge-01.pbx-provider.example.net:5060;lr;transport=udp>, "
+                             "<sip:proxy-core-02.pbx-provider.example.net:5060;lr;transport=udp>")
+
+
+def long_early_leg() -> LegStateChanged:
+    """A ringing call whose NOTIFY, with `LONG_RECORD_ROUTE` in the dialog, passes 1300 bytes."""
+    return leg("early", call_id="3c26b2f8a1d94e7f8e1b2a6c5d4e3f21@carrier-sbc.example.net",
+               peer='"Fournisseur Bureautique et Informatique SPRL" <sip:+3225550101@callconnect.local;user=phone>')
+
+
 def test_fixed_a_single_notify_over_1300_bytes_does_not_go_over_udp() -> None:
     rig = Rig()
-    record_route = ("Record-Route: <sip:sbc-edge-01.pbx-provider.example.net:5060;lr;transport=udp>, "
-                    "<sip:proxy-core-02.pbx-provider.example.net:5060;lr;transport=udp>")
-    subscribed(rig, "202", extra=[record_route])
-    notify = only_notify(rig.publish(leg(
-        "early", call_id="3c26b2f8a1d94e7f8e1b2a6c5d4e3f21@carrier-sbc.example.net",
-        peer='"Fournisseur Bureautique et Informatique SPRL" <sip:+3225550101@callconnect.local;user=phone>')))
+    subscribed(rig, "202", extra=[LONG_RECORD_ROUTE])
+    notify = only_notify(rig.publish(long_early_leg()))
     assert notify.size > 1300
     assert notify.destination.transport != "udp"
 
@@ -971,12 +978,8 @@ def test_fixed_a_large_notify_that_times_out_over_tcp_ends_the_subscription() ->
     """The NOTIFY moved to TCP for its size (the phone subscribed over UDP) gets no answer: the subscription
     ends like any other whose NOTIFY timed out, and nothing waits behind it forever."""
     rig = Rig()
-    record_route = ("Record-Route: <sip:sbc-edge-01.pbx-provider.example.net:5060;lr;transport=udp>, "
-                    "<sip:proxy-core-02.pbx-provider.example.net:5060;lr;transport=udp>")
-    subscribed(rig, "202", extra=[record_route])
-    large = only_notify(rig.publish(leg(
-        "early", call_id="3c26b2f8a1d94e7f8e1b2a6c5d4e3f21@carrier-sbc.example.net",
-        peer='"Fournisseur Bureautique et Informatique SPRL" <sip:+3225550101@callconnect.local;user=phone>')))
+    subscribed(rig, "202", extra=[LONG_RECORD_ROUTE])
+    large = only_notify(rig.publish(long_early_leg()))
     assert large.destination.transport == "tcp"
     assert rig.publish(leg("confirmed"), answered=False) == []  # waits behind it
     [event] = rig.stack.transport_failed(large.destination, rig.clock.now)  # the phone takes no TCP
